@@ -62,6 +62,22 @@ stop_pid() {
   wait_for "$seconds" bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
 }
 
+CHANGED=false # set by write_if_changed
+
+# Writes stdin to a file (0644) unless it already has that content; sets CHANGED=true if it wrote.
+write_if_changed() {
+  local file=$1 tmp
+  tmp=$(mktemp)
+  cat >"$tmp"
+  if cmp -s "$tmp" "$file"; then
+    rm -f "$tmp"
+  else
+    mv "$tmp" "$file"
+    chmod 0644 "$file"
+    CHANGED=true
+  fi
+}
+
 # ---- packages ---------------------------------------------------------------------------
 
 ensure_packages() {
@@ -73,6 +89,9 @@ ensure_packages() {
     say packages "already installed"
     return
   fi
+  # A fresh image has no package lists; one update makes the install possible.
+  compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null ||
+    apt-get update >>"$LOG_DIR/apt.log" 2>&1 || die "apt-get update failed; see $LOG_DIR/apt.log"
   # Debian's policy-rc.d (exit 101) keeps packages from starting services we do not track.
   DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
     >>"$LOG_DIR/apt.log" 2>&1 || die "apt-get install ${missing[*]} failed; see $LOG_DIR/apt.log"
@@ -182,7 +201,7 @@ write_ssh_files() {
   chown "$DEPLOY_USER:$DEPLOY_USER" "$DEPLOY_HOME/.ssh/authorized_keys"
   chmod 0600 "$DEPLOY_HOME/.ssh/authorized_keys"
 
-  cat >"$SSH_DIR/sshd_config" <<EOF
+  write_if_changed "$SSH_DIR/sshd_config" <<EOF
 # deep-calm local target: loopback only, keys only, the deploy user only.
 Port $SSH_PORT
 ListenAddress 127.0.0.1
@@ -209,12 +228,17 @@ ssh_answers() {
 
 ensure_sshd() {
   local pid
+  CHANGED=false
   write_ssh_files
   mkdir -p /run/sshd
   /usr/sbin/sshd -t -f "$SSH_DIR/sshd_config" || die "sshd config $SSH_DIR/sshd_config is invalid"
   if pid=$(live_pid "$RUN_DIR/sshd.pid"); then
-    kill -HUP "$pid" # re-read a config that may have changed
-    say sshd "already running (pid $pid) on 127.0.0.1:$SSH_PORT"
+    if $CHANGED; then
+      kill -HUP "$pid"
+      say sshd "already running (pid $pid) on 127.0.0.1:$SSH_PORT, config reloaded"
+    else
+      say sshd "already running (pid $pid) on 127.0.0.1:$SSH_PORT"
+    fi
   else
     /usr/sbin/sshd -f "$SSH_DIR/sshd_config" -E "$LOG_DIR/sshd.log"
     wait_for 10 live_pid "$RUN_DIR/sshd.pid" || die "sshd did not start; see $LOG_DIR/sshd.log"
@@ -226,17 +250,21 @@ ensure_sshd() {
 # ---- nginx ------------------------------------------------------------------------------
 
 ensure_nginx() {
-  local pid conf='include /opt/deep-calm/*/nginx/enabled.conf;'
-  if [[ "$(cat "$NGINX_CONF" 2>/dev/null)" != "$conf" ]]; then
-    printf '%s\n' "$conf" >"$NGINX_CONF"
-  fi
-  nginx -t -q || die "nginx -t failed with $NGINX_CONF"
+  local pid
+  CHANGED=false
+  # Each environment's release procedure owns /opt/deep-calm/<env>/nginx/enabled.conf.
+  write_if_changed "$NGINX_CONF" <<<'include /opt/deep-calm/*/nginx/enabled.conf;'
+  nginx -t -q 2>>"$LOG_DIR/nginx.log" || die "nginx -t failed with $NGINX_CONF; see $LOG_DIR/nginx.log"
   if pid=$(live_pid "$NGINX_PIDFILE"); then
-    nginx -s reload
-    say nginx "already running (pid $pid), reloaded"
+    if $CHANGED; then
+      nginx -s reload 2>>"$LOG_DIR/nginx.log"
+      say nginx "already running (pid $pid), reloaded for $NGINX_CONF"
+    else
+      say nginx "already running (pid $pid)"
+    fi
     return
   fi
-  nginx
+  nginx 2>>"$LOG_DIR/nginx.log"
   wait_for 10 live_pid "$NGINX_PIDFILE" || die "nginx did not start; see /var/log/nginx/error.log"
   pid=$(live_pid "$NGINX_PIDFILE")
   printf '%s\n' "$pid" >"$RUN_DIR/nginx.pid"
@@ -311,7 +339,7 @@ cmd_up() {
 cmd_down() {
   local pid ver name
   if pid=$(live_pid "$RUN_DIR/nginx.pid") && [[ "$(live_pid "$NGINX_PIDFILE" || true)" == "$pid" ]]; then
-    nginx -s quit
+    nginx -s quit 2>>"$LOG_DIR/nginx.log"
     wait_for 20 bash -c "! kill -0 $pid" || true
     say nginx "stopped (pid $pid)"
   else
