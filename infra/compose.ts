@@ -1,0 +1,157 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { shellJoin } from "./quote";
+import { sha256 } from "./render";
+
+type Connection = pulumi.Input<command.types.input.remote.ConnectionArgs>;
+
+/** Writes stdin to `path` with `mode`, atomically; the content never touches a command line. */
+export function writeFileArgv(path: string, mode: "0600" | "0644"): string[] {
+  return ["sh", "-c", 'umask 077 && cat > "$1.tmp" && chmod "$2" "$1.tmp" && mv -f "$1.tmp" "$1"', "write-file", path, mode];
+}
+
+export function removeFilesArgv(...paths: string[]): string[] {
+  return ["rm", "-f", "--", ...paths];
+}
+
+export function makeDirsArgv(dir: string): string[] {
+  return ["mkdir", "-p", "--", dir, `${dir}/nginx`, `${dir}/logs`, `${dir}/state`];
+}
+
+/** Runs compose v2 (`docker compose`) where the host has it, else v1 (`docker-compose`). */
+export function composeArgv(dir: string, ...args: string[]): string[] {
+  return [
+    "sh",
+    "-c",
+    'if docker compose version >/dev/null 2>&1; then exec docker compose "$@"; else exec docker-compose "$@"; fi',
+    "compose",
+    "--project-directory",
+    dir,
+    "-f",
+    `${dir}/docker-compose.yml`,
+    ...args,
+  ];
+}
+
+/** Tests and reloads nginx when the env's site is enabled (dc-release enables it on first release). */
+export function reloadNginxArgv(enabledSite: string): string[] {
+  return [
+    "sh",
+    "-c",
+    '[ ! -e "$1" ] || { sudo -n /usr/sbin/nginx -t -q && sudo -n /usr/sbin/nginx -s reload; }',
+    "reload-nginx",
+    enabledSite,
+  ];
+}
+
+export interface ComposeProjectArgs {
+  /** SSH connection of the host (from HostTarget). */
+  connection: Connection;
+  /** Environment name; the project lives in `<root>/<env>`. */
+  env: string;
+  /** Release root on the host. Default `/opt/deep-calm`. */
+  root?: string;
+  /** Rendered accessories compose file, or undefined when the env has none. */
+  composeFile?: string;
+  /** Rendered `.env` (secret): written 0600. */
+  envFile: pulumi.Input<string>;
+  /** Rendered nginx site. */
+  nginxSite: string;
+  /** Rendered htpasswd (secret), for envs behind basic auth. */
+  htpasswd?: pulumi.Input<string>;
+  /** Rendered netrc for smoke checks (secret), for envs behind basic auth. */
+  smokeNetrc?: pulumi.Input<string>;
+  /** The host release procedure (host/dc-release). */
+  releaseScript: string;
+}
+
+/**
+ * The env's directory on the host: compose file and accessories, `.env`, nginx site and the
+ * release procedure. Each file is re-uploaded exactly when its rendered content changes.
+ */
+export class ComposeProject extends pulumi.ComponentResource {
+  public readonly dir: string;
+  public readonly scriptPath: string;
+  public readonly authFile?: string;
+  /** Everything a release must wait for. */
+  public readonly uploads: pulumi.Resource[];
+
+  constructor(name: string, args: ComposeProjectArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("deepcalm:compose:ComposeProject", name, {}, opts);
+    const root = args.root ?? "/opt/deep-calm";
+    this.dir = `${root}/${args.env}`;
+    this.scriptPath = `${this.dir}/dc-release`;
+    const connection = args.connection;
+    const child = { parent: this };
+
+    const dirs = new command.remote.Command(
+      `${name}-dirs`,
+      { connection, create: shellJoin(makeDirsArgv(this.dir)), triggers: [this.dir] },
+      child,
+    );
+    const afterDirs = { parent: this, dependsOn: [dirs] };
+
+    const copy = (role: string, remotePath: string, content: string) =>
+      new command.remote.CopyToRemote(
+        `${name}-${role}`,
+        { connection, remotePath, source: new pulumi.asset.StringAsset(content), triggers: [sha256(content)] },
+        afterDirs,
+      );
+    const secretFile = (role: string, remotePath: string, content: pulumi.Input<string>, mode: "0600" | "0644") =>
+      new command.remote.Command(
+        `${name}-${role}`,
+        {
+          connection,
+          create: shellJoin(writeFileArgv(remotePath, mode)),
+          delete: shellJoin(removeFilesArgv(remotePath)),
+          stdin: pulumi.secret(content),
+          logging: "none",
+        },
+        afterDirs,
+      );
+
+    const script = copy("release-script", this.scriptPath, args.releaseScript);
+    const site = copy("nginx-site", `${this.dir}/nginx/site.conf`, args.nginxSite);
+    const envFile = secretFile("env-file", `${this.dir}/.env`, args.envFile, "0600");
+    this.uploads = [script, site, envFile];
+    const siteInputs: pulumi.Resource[] = [site];
+    const siteTriggers: pulumi.Input<string>[] = [sha256(args.nginxSite)];
+
+    if (args.htpasswd !== undefined) {
+      const htpasswd = secretFile("htpasswd", `${this.dir}/nginx/htpasswd`, args.htpasswd, "0644");
+      this.uploads.push(htpasswd);
+      siteInputs.push(htpasswd);
+      siteTriggers.push(pulumi.secret(pulumi.output(args.htpasswd).apply(sha256)));
+    }
+    if (args.smokeNetrc !== undefined) {
+      this.authFile = `${this.dir}/smoke.netrc`;
+      this.uploads.push(secretFile("smoke-auth", this.authFile, args.smokeNetrc, "0600"));
+    }
+    if (args.composeFile !== undefined) {
+      const composeFile = copy("compose-file", `${this.dir}/docker-compose.yml`, args.composeFile);
+      const accessories = new command.remote.Command(
+        `${name}-accessories`,
+        {
+          connection,
+          create: shellJoin(composeArgv(this.dir, "up", "-d", "--remove-orphans")),
+          delete: shellJoin(composeArgv(this.dir, "down")),
+          triggers: [sha256(args.composeFile)],
+        },
+        { parent: this, dependsOn: [composeFile, envFile] },
+      );
+      this.uploads.push(composeFile, accessories);
+    }
+    this.uploads.push(
+      new command.remote.Command(
+        `${name}-nginx-reload`,
+        {
+          connection,
+          create: shellJoin(reloadNginxArgv(`${this.dir}/nginx/enabled.conf`)),
+          triggers: siteTriggers,
+        },
+        { parent: this, dependsOn: siteInputs },
+      ),
+    );
+    this.registerOutputs({ dir: this.dir });
+  }
+}

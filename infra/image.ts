@@ -1,0 +1,147 @@
+import * as docker from "@pulumi/docker";
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigValueError, showValue, validateFor } from "./errors";
+import { ImageTag, parseImageTag } from "./tag";
+
+const REGISTRY = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$/;
+const REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
+const DIGEST = /^sha256:[0-9a-f]{64}$/;
+
+/** Where the expected digest comes from. */
+export type DigestSource = "docker" | "registry" | "config";
+
+export function imageRegistry(key: string, value: unknown): string {
+  if (typeof value !== "string" || !REGISTRY.test(value)) {
+    throw new ConfigValueError(key, showValue(value, false), "use a registry host such as ghcr.io or 127.0.0.1:5000");
+  }
+  return value;
+}
+
+export function imageRepository(key: string, value: unknown): string {
+  if (typeof value !== "string" || value.length > 200 || !REPOSITORY.test(value)) {
+    throw new ConfigValueError(key, showValue(value, false), "use a lowercase repository path such as owner/deep-calm");
+  }
+  return value;
+}
+
+export function imageDigest(key: string, value: unknown): string {
+  if (typeof value !== "string" || !DIGEST.test(value)) {
+    throw new ConfigValueError(key, showValue(value, false), "use a digest of the form sha256:<64 hex>");
+  }
+  return value;
+}
+
+/** `registry/repository:tag`. */
+export function imageReference(registry: string, repository: string, tag: string): string {
+  return `${registry}/${repository}:${tag}`;
+}
+
+/** `registry/repository@sha256:…`: what the host actually runs. */
+export function pinnedReference(registry: string, repository: string, digest: string): string {
+  return `${registry}/${repository}@${digest}`;
+}
+
+const MANIFEST_TYPES = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
+/** Plain HTTP is only allowed for a registry on this machine's loopback. */
+export function registryBaseUrl(registry: string): string {
+  const loopback = /^(127\.\d+\.\d+\.\d+|localhost)(:\d+)?$/.test(registry);
+  return `${loopback ? "http" : "https"}://${registry}`;
+}
+
+/**
+ * Reads a tag's digest through the Registry HTTP API (HEAD on the manifest), taking an anonymous
+ * bearer token when the registry asks for one (GHCR does for public images).
+ */
+export async function resolveRegistryDigest(registry: string, repository: string, tag: string, timeoutMs = 10_000): Promise<string> {
+  const url = `${registryBaseUrl(registry)}/v2/${repository}/manifests/${tag}`;
+  const head = (authorization?: string) =>
+    fetch(url, {
+      method: "HEAD",
+      headers: { Accept: MANIFEST_TYPES, ...(authorization ? { Authorization: authorization } : {}) },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  let res = await head();
+  const challenge = res.headers.get("www-authenticate");
+  if (res.status === 401 && challenge?.startsWith("Bearer ")) {
+    res = await head(`Bearer ${await anonymousToken(challenge, repository, timeoutMs)}`);
+  }
+  const digest = res.headers.get("docker-content-digest");
+  if (!res.ok || digest === null || !DIGEST.test(digest)) {
+    throw new Error(`cannot resolve ${imageReference(registry, repository, tag)}: the registry answered ${res.status}${digest ? "" : " without a digest"}`);
+  }
+  return digest;
+}
+
+async function anonymousToken(challenge: string, repository: string, timeoutMs: number): Promise<string> {
+  const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
+  const realm = new URL(params.realm ?? "");
+  realm.searchParams.set("service", params.service ?? "");
+  realm.searchParams.set("scope", params.scope ?? `repository:${repository}:pull`);
+  const res = await fetch(realm, { signal: AbortSignal.timeout(timeoutMs) });
+  const body = (await res.json()) as { token?: string; access_token?: string };
+  const token = body.token ?? body.access_token;
+  if (!res.ok || !token) {
+    throw new Error(`the registry refused an anonymous pull token (${res.status})`);
+  }
+  return token;
+}
+
+export interface ImageArgs {
+  /** Registry host, e.g. `ghcr.io` or `127.0.0.1:5000`. Default `ghcr.io`. */
+  registry?: pulumi.Input<string>;
+  /** Repository path, e.g. `vasiliy-ivanov/deep-calm`. */
+  repository: pulumi.Input<string>;
+  /** The tag to deploy (see `parseImageTag`). */
+  tag: pulumi.Input<string>;
+  /** How the expected digest is found: `docker` (@pulumi/docker), `registry` (HTTP API) or `config`. */
+  digestSource: DigestSource;
+  /** The digest to pin when `digestSource` is `config`. */
+  digest?: pulumi.Input<string>;
+}
+
+/**
+ * The stack's release image: its GHCR (or local registry) reference and the sha256 digest it is
+ * pinned to before anything runs on a host. The host checks the pulled digest against it, so a
+ * tag that moved under us fails the deploy instead of shipping something else.
+ */
+export class Image extends pulumi.ComponentResource {
+  public readonly ref: pulumi.Output<string>;
+  public readonly digest: pulumi.Output<string>;
+  public readonly pinnedRef: pulumi.Output<string>;
+  public readonly tag: pulumi.Output<ImageTag>;
+
+  constructor(name: string, args: ImageArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("deepcalm:image:Image", name, {}, opts);
+    const parts = pulumi.all([args.registry ?? "ghcr.io", args.repository, args.tag]).apply(([registry, repository, tag]) =>
+      validateFor(this, () => ({
+        registry: imageRegistry("imageRegistry", registry),
+        repository: imageRepository("imageRepository", repository),
+        tag: parseImageTag("imageTag", tag),
+      })),
+    );
+    this.tag = parts.tag;
+    this.ref = parts.apply((p) => imageReference(p.registry, p.repository, p.tag.tag));
+    this.digest = this.expectedDigest(name, args, parts);
+    this.pinnedRef = pulumi.all([parts, this.digest]).apply(([p, d]) => pinnedReference(p.registry, p.repository, d));
+    this.registerOutputs({ ref: this.ref, digest: this.digest, pinnedRef: this.pinnedRef });
+  }
+
+  private expectedDigest(name: string, args: ImageArgs, parts: pulumi.Output<{ registry: string; repository: string; tag: ImageTag }>): pulumi.Output<string> {
+    switch (args.digestSource) {
+      case "config":
+        return pulumi.output(args.digest).apply((d) => validateFor(this, () => imageDigest("imageDigest", d)));
+      case "registry":
+        return parts.apply((p) => resolveRegistryDigest(p.registry, p.repository, p.tag.tag));
+      case "docker":
+        return docker
+          .getRegistryImageOutput({ name: parts.apply((p) => imageReference(p.registry, p.repository, p.tag.tag)) }, { parent: this })
+          .sha256Digest.apply((d) => validateFor(this, () => imageDigest(`${name} registry digest`, d)));
+    }
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Host commands are data: every command is built as an array of tokens and turned into
+ * shell text by one quoting function, so no config value is ever templated into a shell string.
+ */
+
+/** A command as tokens, before quoting. */
+export type Argv = readonly string[];
+
+const SAFE_TOKEN = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * Quotes one token for a POSIX shell. Safe tokens pass through; everything else is wrapped in
+ * single quotes, with embedded single quotes written as '"'"'. NUL cannot be passed through a
+ * shell at all, so it is refused rather than silently truncated.
+ */
+export function shellQuote(token: string): string {
+  if (token.includes("\0")) {
+    throw new Error("a shell argument cannot contain a NUL byte");
+  }
+  if (token === "") {
+    return "''";
+  }
+  if (SAFE_TOKEN.test(token)) {
+    return token;
+  }
+  return `'${token.replace(/'/g, `'"'"'`)}'`;
+}
+
+/** Joins tokens into one shell command line, quoting each. */
+export function shellJoin(argv: Argv): string {
+  if (argv.length === 0) {
+    throw new Error("a command needs at least one token");
+  }
+  return argv.map(shellQuote).join(" ");
+}
+
+/** Runs commands in order, stopping at the first failure (`a && b && c`). */
+export function combine(...commands: Argv[]): string {
+  return commands.map(shellJoin).join(" && ");
+}
+
+/** Pipes commands into each other (`a | b`). */
+export function pipe(...commands: Argv[]): string {
+  return commands.map(shellJoin).join(" | ");
+}

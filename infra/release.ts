@@ -1,0 +1,157 @@
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { shellJoin } from "./quote";
+import { sha256 } from "./render";
+
+/** How a release is gated and switched on the host; every field maps to one dc-release option. */
+export interface ReleaseSettings {
+  /** Release root on the host, e.g. /opt/deep-calm. */
+  root: string;
+  /** The two loopback ports the blue and green releases take turns on. */
+  ports: [number, number];
+  healthPath: string;
+  healthRetries: number;
+  healthIntervalSeconds: number;
+  healthTimeoutSeconds: number;
+  drainSeconds: number;
+  /** Seconds the old release stays running after a switch, so a rollback is only an nginx switch. */
+  warmSeconds: number;
+  /** Release images kept on the host, so rolling back to them needs no pull. */
+  keepReleases: number;
+  /** Run in a one-off container before the switch; empty for none. */
+  migrateCommand: string;
+  /** The nginx front as seen from the host; the switch is verified through it. */
+  publicUrl: string;
+  /** Paths checked through nginx after the switch. */
+  smokePaths: string[];
+  /** netrc for basic auth on smoke checks (0600 on the host), if the env has basic auth. */
+  authFile?: string;
+  lockTimeoutSeconds: number;
+}
+
+export interface ReleaseTarget {
+  env: string;
+  /** `registry/repository:tag`. */
+  image: string;
+  /** Expected `sha256:…` digest; the host refuses anything else. */
+  digest: string;
+}
+
+/** The option tokens shared by deploy and rollback. */
+export function settingsArgv(s: ReleaseSettings): string[] {
+  const argv = [
+    "--root", s.root,
+    "--ports", `${s.ports[0]},${s.ports[1]}`,
+    "--health-path", s.healthPath,
+    "--health-retries", String(s.healthRetries),
+    "--health-interval", String(s.healthIntervalSeconds),
+    "--health-timeout", String(s.healthTimeoutSeconds),
+    "--drain", String(s.drainSeconds),
+    "--warm", String(s.warmSeconds),
+    "--keep", String(s.keepReleases),
+    "--migrate", s.migrateCommand,
+    "--public-url", s.publicUrl,
+    "--lock-timeout", String(s.lockTimeoutSeconds),
+  ];
+  for (const path of s.smokePaths) {
+    argv.push("--smoke", path);
+  }
+  if (s.authFile !== undefined) {
+    argv.push("--auth-file", s.authFile);
+  }
+  return argv;
+}
+
+export function scriptPath(s: ReleaseSettings, env: string): string {
+  return `${s.root}/${env}/dc-release`;
+}
+
+export function deployArgv(t: ReleaseTarget, s: ReleaseSettings): string[] {
+  return ["bash", scriptPath(s, t.env), "deploy", "--env", t.env, "--image", t.image, "--digest", t.digest, ...settingsArgv(s)];
+}
+
+export function rollbackArgv(env: string, s: ReleaseSettings, toTag?: string): string[] {
+  return ["bash", scriptPath(s, env), "rollback", "--env", env, ...(toTag ? ["--to", toTag] : []), ...settingsArgv(s)];
+}
+
+export function removeArgv(env: string, s: ReleaseSettings): string[] {
+  return ["bash", scriptPath(s, env), "remove", "--env", env, "--root", s.root];
+}
+
+/** The final JSON line dc-release prints. */
+export interface ReleaseResult {
+  ok: boolean;
+  action: string;
+  env: string;
+  tag?: string;
+  digest?: string;
+  port?: number;
+  changed?: boolean;
+  rolledBack?: boolean;
+  reason?: string | null;
+  durationMs?: number;
+  previous?: { tag?: string; digest?: string } | null;
+  [key: string]: unknown;
+}
+
+/** Takes the last line of stdout that parses as a JSON object. */
+export function parseReleaseResult(stdout: string): ReleaseResult {
+  const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("{"));
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const value: unknown = JSON.parse(lines[i] ?? "");
+      if (value !== null && typeof value === "object" && "ok" in value) {
+        return value as ReleaseResult;
+      }
+    } catch {
+      continue;
+    }
+  }
+  throw new Error(`dc-release printed no JSON result; its output ended with: ${stdout.slice(-300)}`);
+}
+
+export interface ReleaseArgs {
+  /** SSH connection of the host (from HostTarget). */
+  connection: pulumi.Input<command.types.input.remote.ConnectionArgs>;
+  /** Environment name. */
+  env: string;
+  /** Image reference with tag. */
+  image: pulumi.Input<string>;
+  /** Expected digest of the image. */
+  digest: pulumi.Input<string>;
+  /** Gate and switch settings. */
+  settings: ReleaseSettings;
+  /** The content of host/dc-release: a new procedure re-runs the release. */
+  procedure: string;
+}
+
+/**
+ * The app release on the host: runs dc-release (lock, pull by digest, migrate, blue/green start,
+ * health gate, nginx switch, drain; auto-rollback on failure). It re-runs exactly when the image
+ * digest, the procedure or its settings change; destroying it removes the env's releases.
+ */
+export class Release extends pulumi.ComponentResource {
+  public readonly command: command.remote.Command;
+  public readonly result: pulumi.Output<ReleaseResult>;
+
+  constructor(name: string, args: ReleaseArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("deepcalm:release:Release", name, {}, opts);
+    const deploy = pulumi
+      .all([args.image, args.digest])
+      .apply(([image, digest]) => shellJoin(deployArgv({ env: args.env, image, digest }, args.settings)));
+    this.command = new command.remote.Command(
+      `${name}-deploy`,
+      {
+        connection: args.connection,
+        create: deploy,
+        update: deploy,
+        delete: shellJoin(removeArgv(args.env, args.settings)),
+        triggers: [args.digest, sha256(args.procedure), sha256(JSON.stringify(args.settings))],
+        addPreviousOutputInEnv: false,
+      },
+      { parent: this, additionalSecretOutputs: ["stderr"] },
+    );
+    this.result = this.command.stdout.apply(parseReleaseResult);
+    this.registerOutputs({ result: this.result });
+  }
+}

@@ -1,0 +1,136 @@
+/**
+ * Validators for every value that reaches a host. Each returns the value when it is allowed and
+ * throws a ConfigValueError naming the key, the value (redacted when secret) and what is allowed.
+ */
+import { ConfigValueError, showValue } from "./errors";
+
+function reject(key: string, value: unknown, allowed: string, secret = false): never {
+  throw new ConfigValueError(key, showValue(value, secret), allowed);
+}
+
+const ENV_NAME = /^[a-z][a-z0-9-]{0,30}$/;
+const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
+const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
+const IPV6 = /^[0-9A-Fa-f:]{2,39}$/;
+const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
+const URL_PATH = /^\/[A-Za-z0-9._~/-]*$/;
+const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
+const ABSOLUTE_DIR = /^\/[A-Za-z0-9._/-]*$/;
+
+export function envName(key: string, value: unknown): string {
+  if (typeof value !== "string" || !ENV_NAME.test(value)) {
+    reject(key, value, "use a lowercase name: a letter, then letters, digits or '-' (at most 31)");
+  }
+  return value;
+}
+
+export function hostName(key: string, value: unknown): string {
+  if (typeof value !== "string" || !(HOSTNAME.test(value) || IPV4.test(value) || (value.includes(":") && IPV6.test(value)))) {
+    reject(key, value, "use a DNS name or an IP address, e.g. dc.example.com or 203.0.113.7");
+  }
+  return value;
+}
+
+export function port(key: string, value: unknown): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < 1 || value > 65535) {
+    reject(key, value, "use a TCP port, an integer from 1 to 65535");
+  }
+  return value;
+}
+
+export function unixUser(key: string, value: unknown): string {
+  if (typeof value !== "string" || !UNIX_USER.test(value)) {
+    reject(key, value, "use a Unix user name: lowercase letters, digits, '_' or '-', at most 32");
+  }
+  return value;
+}
+
+export function urlPath(key: string, value: unknown): string {
+  if (typeof value !== "string" || !URL_PATH.test(value) || value.length > 200) {
+    reject(key, value, "use an absolute URL path such as /healthz (letters, digits, . _ ~ / -)");
+  }
+  return value;
+}
+
+export function absoluteDir(key: string, value: unknown): string {
+  if (typeof value !== "string" || !ABSOLUTE_DIR.test(value) || value.includes("..") || value.length > 200) {
+    reject(key, value, "use an absolute directory such as /opt/deep-calm (letters, digits, . _ / -, no '..')");
+  }
+  return value.replace(/\/+$/, "") || "/";
+}
+
+export function httpUrl(key: string, value: unknown): string {
+  const allowed = "use an http:// or https:// URL without credentials, e.g. https://dev.dc.example.com";
+  if (typeof value !== "string" || value.length > 300) {
+    reject(key, value, allowed);
+  }
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return reject(key, value, allowed);
+  }
+  if (!["http:", "https:"].includes(url.protocol) || url.username !== "" || url.password !== "" || /\s/.test(value)) {
+    reject(key, value, allowed);
+  }
+  return value.replace(/\/+$/, "");
+}
+
+export function integerIn(key: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    reject(key, value, `use an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** Seconds as a number or a decimal string (Pulumi config has no decimal type). */
+export function secondsIn(key: string, value: unknown, min: number, max: number): number {
+  const seconds = typeof value === "string" && /^\d{1,6}(\.\d{1,3})?$/.test(value) ? Number(value) : value;
+  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < min || seconds > max) {
+    reject(key, value, `use a number of seconds from ${min} to ${max} (at most 3 decimals)`);
+  }
+  return seconds;
+}
+
+export function githubRepositoryName(key: string, value: unknown): string {
+  if (typeof value !== "string" || !/^[A-Za-z0-9_.-]{1,100}$/.test(value)) {
+    reject(key, value, "use a repository name (without the owner; the owner is github:owner)");
+  }
+  return value;
+}
+
+export function hostKey(key: string, value: unknown): string {
+  if (typeof value !== "string" || !HOST_KEY.test(value.trim())) {
+    reject(key, value, "use the server's public host key as 'ssh-ed25519 AAAA...' (see ssh-keyscan); it pins the host");
+  }
+  return value.trim();
+}
+
+export function privateKey(key: string, value: unknown): string {
+  if (typeof value !== "string" || !/^-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(value.trim() + "\n")) {
+    reject(key, value, "set it with `pulumi config set --secret <key> < ~/.ssh/deploy_key` (a PEM/OpenSSH private key)", true);
+  }
+  return value;
+}
+
+export function requiredSecret(key: string, value: unknown, allowed: string): string {
+  if (typeof value !== "string" || value.length === 0) {
+    reject(key, value, allowed, true);
+  }
+  return value;
+}
+
+export function oneOf<T extends string>(key: string, value: unknown, allowed: readonly T[]): T {
+  if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
+    reject(key, value, `use one of: ${allowed.join(", ")}`);
+  }
+  return value as T;
+}
+
+/** A shell command line that is run inside the app container (e.g. migrations). */
+export function containerCommand(key: string, value: unknown): string {
+  if (typeof value !== "string" || value.length > 500 || /[\0\n\r]/.test(value)) {
+    reject(key, value, "use a one-line command of at most 500 characters, e.g. 'alembic upgrade head' (empty for none)");
+  }
+  return value;
+}

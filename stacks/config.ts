@@ -1,0 +1,203 @@
+/**
+ * The one typed config module: reads every key declared in Pulumi.yaml, applies the stack
+ * profile's defaults and validates each value before any resource is declared.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigValueError, showValue } from "../infra/errors";
+import { DigestSource, imageDigest, imageRegistry, imageRepository } from "../infra/image";
+import { ReleaseSettings } from "../infra/release";
+import { ImageTag, parseImageTag } from "../infra/tag";
+import * as v from "../infra/validate";
+import { PROFILES, STACK_NAMES, StackProfile } from "./profiles";
+import { ConfigSchema } from "./schema";
+
+/** Reads a raw config value (the parsed YAML value, or undefined when unset). */
+export type ConfigReader = (key: string) => unknown;
+
+export interface StackConfig {
+  profile: StackProfile;
+  image: { registry: string; repository: string; tag: ImageTag; digest?: string; digestSource: DigestSource };
+  ssh: { host: string; port: number; user: string; hostKey: string; dialTimeoutSeconds: number; dialAttempts: number };
+  release: ReleaseSettings;
+  nginx: { listen: string; serverName: string };
+  publicUrl: string;
+  basicAuthUser: string;
+  accessories: { postgresPort: number; redisPort: number } | undefined;
+  appEnvironment: Record<string, string>;
+  telegramChatId: string;
+  github: { repository: string; appRepository: string; reviewerIds: number[]; codeOwners: string[] };
+}
+
+export function profileFor(stack: string): StackProfile {
+  const name = stack.split("/").pop() ?? stack;
+  const profile = (PROFILES as Record<string, StackProfile | undefined>)[name];
+  if (profile === undefined) {
+    throw new ConfigValueError("stack", showValue(stack, false), `use one of the stacks: ${STACK_NAMES.join(", ")}`);
+  }
+  return profile;
+}
+
+function stringList(key: string, value: unknown, item: (key: string, v: unknown) => string): string[] {
+  if (!Array.isArray(value)) {
+    throw new ConfigValueError(key, showValue(value, false), "use a list, e.g. [\"/healthz\"]");
+  }
+  return value.map((entry, i) => item(`${key}[${i}]`, entry));
+}
+
+function numberList(key: string, value: unknown, item: (key: string, v: unknown) => number): number[] {
+  if (!Array.isArray(value)) {
+    throw new ConfigValueError(key, showValue(value, false), "use a list of integers, e.g. [8101, 8102]");
+  }
+  return value.map((entry, i) => item(`${key}[${i}]`, entry));
+}
+
+function bool(key: string, value: unknown): boolean {
+  if (typeof value !== "boolean") {
+    throw new ConfigValueError(key, showValue(value, false), "use true or false");
+  }
+  return value;
+}
+
+function listenAddress(key: string, value: unknown): string {
+  if (typeof value !== "string" || !/^((\d{1,3}\.){3}\d{1,3}:)?\d{1,5}( ssl)?$/.test(value)) {
+    throw new ConfigValueError(key, showValue(value, false), "use an nginx listen value: a port (80) or address:port (127.0.0.1:8080), optionally followed by ' ssl'");
+  }
+  return value;
+}
+
+/** The nginx front as the host itself reaches it (used to verify the switch). */
+export function frontUrl(listen: string): string {
+  const [address, ssl] = listen.split(" ");
+  const hostPort = address?.includes(":") ? address : `127.0.0.1:${address}`;
+  return `${ssl === "ssl" ? "https" : "http"}://${hostPort}`;
+}
+
+function serverName(key: string, value: unknown): string {
+  if (typeof value !== "string" || !/^(_|[A-Za-z0-9.-]{1,253})$/.test(value)) {
+    throw new ConfigValueError(key, showValue(value, false), "use a DNS name such as dev.dc.example.com, or _");
+  }
+  return value;
+}
+
+function environmentEntries(key: string, value: unknown): Record<string, string> {
+  const entries = stringList(key, value, (k, e) => {
+    if (typeof e !== "string" || !/^[A-Z_][A-Z0-9_]*=/.test(e)) {
+      throw new ConfigValueError(k, showValue(e, false), "use KEY=value with KEY of A-Z, 0-9 and _");
+    }
+    return e;
+  });
+  return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
+}
+
+/**
+ * Validates the whole stack config. `read` returns raw values with Pulumi.yaml defaults applied;
+ * secrets are not read here (they stay Outputs, validated where they are used).
+ */
+export function loadStackConfig(stack: string, read: ConfigReader): StackConfig {
+  const profile = profileFor(stack);
+  const get = (key: string, fallback?: unknown) => read(key) ?? fallback;
+  const digestSetting = get("imageDigest", "");
+  const digestSource = get("digestSource", "");
+  const ports = numberList("appPorts", get("appPorts"), v.port);
+  if (ports.length !== 2 || ports[0] === ports[1]) {
+    throw new ConfigValueError("appPorts", showValue(get("appPorts"), false), "use two different loopback ports, e.g. [8101, 8102]");
+  }
+  const host = get("host", "");
+  if (host === "") {
+    throw new ConfigValueError(
+      "host",
+      showValue(host, false),
+      profile.env === "prod"
+        ? "the prod stack is declared but not configured: set host, sshHostKey, sshPrivateKey and publicUrl (README: 'Configuring a stack') before it deploys"
+        : "set the server's DNS name or IP: pulumi config set host dc.example.com",
+    );
+  }
+  const nginxListen = listenAddress("nginxListen", get("nginxListen"));
+  const reviewerIds = numberList("githubReviewerIds", get("githubReviewerIds", []), (k, e) => v.integerIn(k, e, 1, Number.MAX_SAFE_INTEGER));
+  if (profile.requiresReviewers && reviewerIds.length === 0) {
+    throw new ConfigValueError("githubReviewerIds", "[]", `the ${profile.env} environment requires approval: list the GitHub user ids of its reviewers`);
+  }
+  const accessories = bool("accessories", get("accessories"));
+  const root = v.absoluteDir("hostRoot", get("hostRoot"));
+  return {
+    profile,
+    image: {
+      registry: imageRegistry("imageRegistry", get("imageRegistry")),
+      repository: imageRepository("imageRepository", get("imageRepository")),
+      tag: parseImageTag("imageTag", get("imageTag", "")),
+      digest: digestSetting === "" ? undefined : imageDigest("imageDigest", digestSetting),
+      digestSource: digestSetting === "" ? v.oneOf("digestSource", digestSource === "" ? profile.digestSource : digestSource, ["docker", "registry"]) : "config",
+    },
+    ssh: {
+      host: v.hostName("host", host),
+      port: v.port("sshPort", get("sshPort")),
+      user: v.unixUser("sshUser", get("sshUser")),
+      hostKey: v.hostKey("sshHostKey", get("sshHostKey", "")),
+      dialTimeoutSeconds: v.integerIn("sshDialTimeout", get("sshDialTimeout"), 1, 300),
+      dialAttempts: v.integerIn("sshDialAttempts", get("sshDialAttempts"), 1, 100),
+    },
+    release: {
+      root,
+      ports: [ports[0] as number, ports[1] as number],
+      healthPath: v.urlPath("healthPath", get("healthPath")),
+      healthRetries: v.integerIn("healthRetries", get("healthRetries"), 1, 1000),
+      healthIntervalSeconds: v.secondsIn("healthInterval", get("healthInterval"), 0.05, 60),
+      healthTimeoutSeconds: v.secondsIn("healthTimeout", get("healthTimeout"), 0.1, 60),
+      drainSeconds: v.secondsIn("drainSeconds", get("drainSeconds"), 0, 600),
+      warmSeconds: v.secondsIn("warmSeconds", get("warmSeconds"), 0, 86400),
+      keepReleases: v.integerIn("keepReleases", get("keepReleases"), 2, 50),
+      migrateCommand: v.containerCommand("migrateCommand", get("migrateCommand", "")),
+      publicUrl: frontUrl(nginxListen),
+      smokePaths: stringList("smokePaths", get("smokePaths", []), v.urlPath),
+      authFile: profile.basicAuth ? `${root}/${profile.env}/smoke.netrc` : undefined,
+      lockTimeoutSeconds: v.integerIn("lockTimeout", get("lockTimeout"), 0, 3600),
+    },
+    nginx: {
+      listen: nginxListen,
+      serverName: serverName("serverName", get("serverName")),
+    },
+    publicUrl: v.httpUrl("publicUrl", get("publicUrl", "")),
+    basicAuthUser: v.unixUser("basicAuthUser", get("basicAuthUser")),
+    accessories: accessories
+      ? { postgresPort: v.port("postgresPort", get("postgresPort")), redisPort: v.port("redisPort", get("redisPort")) }
+      : undefined,
+    appEnvironment: environmentEntries("appEnvironment", get("appEnvironment", [])),
+    telegramChatId: String(get("telegramChatId", "")),
+    github: {
+      repository: v.githubRepositoryName("githubRepository", get("githubRepository")),
+      appRepository: v.githubRepositoryName("githubAppRepository", get("githubAppRepository")),
+      reviewerIds,
+      codeOwners: stringList("codeOwners", get("codeOwners", []), (k, e) => {
+        if (typeof e !== "string" || !/^@[A-Za-z0-9-]+(\/[A-Za-z0-9_.-]+)?$/.test(e)) {
+          throw new ConfigValueError(k, showValue(e, false), "use @user or @org/team");
+        }
+        return e;
+      }),
+    },
+  };
+}
+
+/**
+ * Reads keys from pulumi.Config typed as Pulumi.yaml declares them, with its defaults applied
+ * (the engine applies them too; mocks and tests do not).
+ */
+export function pulumiReader(config: pulumi.Config, schema: ConfigSchema): ConfigReader {
+  return (key) => {
+    const declared = schema[key];
+    if (declared === undefined) {
+      throw new Error(`config key ${key} is read but not declared in Pulumi.yaml`);
+    }
+    const raw = config.get(key);
+    if (raw === undefined) {
+      return declared.default;
+    }
+    if (declared.type === "string") {
+      return raw;
+    }
+    try {
+      return JSON.parse(raw) as unknown;
+    } catch {
+      return raw;
+    }
+  };
+}

@@ -1,0 +1,159 @@
+import * as pulumi from "@pulumi/pulumi";
+import * as random from "@pulumi/random";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { ComposeProject } from "../infra/compose";
+import { validateFor } from "../infra/errors";
+import { AppRepoFiles, GithubEnvironment } from "../infra/github";
+import { HostTarget } from "../infra/host";
+import { Image } from "../infra/image";
+import { Release, ReleaseResult } from "../infra/release";
+import { renderComposeFile, renderEnvFile, renderHtpasswd, renderNetrc, renderNginxSite } from "../infra/render";
+import * as v from "../infra/validate";
+import { ConfigReader, StackConfig, loadStackConfig } from "./config";
+
+export const RELEASE_SCRIPT = join(__dirname, "..", "host", "dc-release");
+
+export interface EnvironmentArgs {
+  /** The stack name; it picks the environment's profile. */
+  stack: string;
+  /** Typed reader of the stack's plain config. */
+  read: ConfigReader;
+  /** The deploy user's private key (secret config). */
+  sshPrivateKey: pulumi.Input<string | undefined>;
+  /** The host release procedure; defaults to host/dc-release. */
+  releaseScript?: string;
+}
+
+const POSTGRES = { database: "deepcalm", user: "deepcalm" };
+
+/** `.env` of the app: the stack's extra entries plus the accessories' connection strings. */
+function appEnv(cfg: StackConfig, postgresPassword: string | undefined): string {
+  const entries: Record<string, string> = { ...cfg.appEnvironment, DEPLOY_ENV: cfg.profile.env };
+  if (cfg.accessories && postgresPassword !== undefined) {
+    const { postgresPort, redisPort } = cfg.accessories;
+    entries.POSTGRES_PASSWORD = postgresPassword;
+    entries.DATABASE_URL = `postgresql://${POSTGRES.user}:${postgresPassword}@127.0.0.1:${postgresPort}/${POSTGRES.database}`;
+    entries.REDIS_URL = `redis://127.0.0.1:${redisPort}/0`;
+  }
+  return renderEnvFile(entries);
+}
+
+/**
+ * One environment of DeepCalm: its GitHub environment, the image pinned by digest, the host, the
+ * compose project and the release. The stack name says which environment this is.
+ */
+export class DeepCalmEnvironment extends pulumi.ComponentResource {
+  public readonly url: string;
+  public readonly imageRef: pulumi.Output<string>;
+  public readonly digest: pulumi.Output<string>;
+  public readonly release: pulumi.Output<ReleaseResult>;
+
+  constructor(name: string, args: EnvironmentArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("deepcalm:stack:Environment", name, {}, opts);
+    const cfg = validateFor(this, () => loadStackConfig(args.stack, args.read));
+    const env = cfg.profile.env;
+    const child = { parent: this };
+    this.url = cfg.publicUrl;
+
+    const sshPrivateKey = pulumi.secret(
+      pulumi.output(args.sshPrivateKey).apply((key) => validateFor(this, () => v.privateKey("sshPrivateKey", key))),
+    );
+    const password = (role: string) =>
+      new random.RandomPassword(`${env}-${role}`, { length: 32, special: false }, child).result;
+    const postgresPassword = cfg.accessories ? password("postgres-password") : undefined;
+    const basicAuthPassword = cfg.profile.basicAuth ? password("basic-auth-password") : undefined;
+
+    const image = new Image(
+      `${env}-image`,
+      {
+        registry: cfg.image.registry,
+        repository: cfg.image.repository,
+        tag: cfg.image.tag.tag,
+        digestSource: cfg.image.digestSource,
+        digest: cfg.image.digest,
+      },
+      child,
+    );
+    this.imageRef = image.ref;
+    this.digest = image.digest;
+
+    const host = new HostTarget(
+      `${env}-host`,
+      {
+        host: cfg.ssh.host,
+        port: cfg.ssh.port,
+        user: cfg.ssh.user,
+        hostKey: cfg.ssh.hostKey,
+        privateKey: sshPrivateKey,
+        dialTimeoutSeconds: cfg.ssh.dialTimeoutSeconds,
+        dialAttempts: cfg.ssh.dialAttempts,
+      },
+      child,
+    );
+
+    const releaseScript = args.releaseScript ?? readFileSync(RELEASE_SCRIPT, "utf8");
+    const envFile = pulumi.output(postgresPassword).apply((pw) => validateFor(this, () => appEnv(cfg, pw)));
+    const project = new ComposeProject(
+      `${env}-project`,
+      {
+        connection: host.connection,
+        env,
+        root: cfg.release.root,
+        composeFile: cfg.accessories ? renderComposeFile(env, { postgres: { port: cfg.accessories.postgresPort, ...POSTGRES }, redis: { port: cfg.accessories.redisPort } }) : undefined,
+        envFile: pulumi.secret(envFile),
+        nginxSite: renderNginxSite({ env, root: cfg.release.root, listen: cfg.nginx.listen, serverName: cfg.nginx.serverName, basicAuth: cfg.profile.basicAuth }),
+        htpasswd: basicAuthPassword?.apply((pw) => renderHtpasswd(cfg.basicAuthUser, pw)),
+        smokeNetrc: basicAuthPassword?.apply((pw) => renderNetrc(new URL(cfg.release.publicUrl).hostname, cfg.basicAuthUser, pw)),
+        releaseScript,
+      },
+      { parent: this, dependsOn: [host.ready] },
+    );
+
+    const release = new Release(
+      `${env}-release`,
+      {
+        connection: host.connection,
+        env,
+        image: image.ref,
+        digest: image.digest,
+        settings: { ...cfg.release, authFile: project.authFile },
+        procedure: releaseScript,
+      },
+      { parent: this, dependsOn: project.uploads },
+    );
+    this.release = release.result;
+
+    if (cfg.profile.github) {
+      const upper = env.toUpperCase();
+      const secrets: Record<string, pulumi.Input<string>> = {
+        [`${upper}_HOST`]: cfg.ssh.host,
+        [`${upper}_USER`]: cfg.ssh.user,
+        [`${upper}_SSH_KEY`]: sshPrivateKey,
+      };
+      if (cfg.telegramChatId !== "") {
+        secrets.TELEGRAM_CHAT_ID = cfg.telegramChatId;
+      }
+      if (basicAuthPassword !== undefined) {
+        secrets[`${upper}_BASIC_AUTH_PASS`] = basicAuthPassword;
+      }
+      new GithubEnvironment(
+        `${env}-github`,
+        {
+          repository: cfg.github.repository,
+          environment: env,
+          reviewerIds: cfg.github.reviewerIds,
+          deployBranches: cfg.profile.deployBranches,
+          deployTags: cfg.profile.deployTags,
+          secrets,
+          variables: { [`${upper}_URL`]: cfg.publicUrl },
+        },
+        child,
+      );
+    }
+    if (cfg.profile.appRepoFiles) {
+      new AppRepoFiles(`${env}-app-repo`, { repository: cfg.github.appRepository, owners: cfg.github.codeOwners }, child);
+    }
+    this.registerOutputs({ url: this.url, imageRef: this.imageRef, digest: this.digest, release: this.release });
+  }
+}

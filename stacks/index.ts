@@ -1,0 +1,20 @@
+/**
+ * deep-calm-deploy: one environment per stack (dev, test, prod, local). Config is read and
+ * validated first; then the environment is declared; its URL, image and release are exported.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { pulumiReader } from "./config";
+import { DeepCalmEnvironment } from "./environment";
+import { loadConfigSchema } from "./schema";
+
+const config = new pulumi.Config();
+const environment = new DeepCalmEnvironment(pulumi.getStack(), {
+  stack: pulumi.getStack(),
+  read: pulumiReader(config, loadConfigSchema()),
+  sshPrivateKey: config.getSecret("sshPrivateKey"),
+});
+
+export const url = environment.url;
+export const image = environment.imageRef;
+export const digest = environment.digest;
+export const release = environment.release;

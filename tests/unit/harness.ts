@@ -1,0 +1,126 @@
+/**
+ * Pulumi mocks for the unit suite: every new resource is recorded (type, name, inputs with secrets
+ * still wrapped), the one invoke the program may make is answered, and any other call throws.
+ */
+import * as pulumi from "@pulumi/pulumi";
+import { ConfigReader, pulumiReader } from "../../stacks/config";
+import { DeepCalmEnvironment } from "../../stacks/environment";
+import { loadConfigSchema } from "../../stacks/schema";
+
+export const DIGEST_V1 = `sha256:${"1".repeat(64)}`;
+export const DIGEST_V2 = `sha256:${"2".repeat(64)}`;
+export const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtopsecretkeymaterial\n-----END OPENSSH PRIVATE KEY-----\n";
+export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhostkeyhostkeyhostkeyhostkeyhostkey";
+export const RELEASE_SCRIPT = "#!/usr/bin/env bash\necho '{\"ok\":true}'\n";
+
+const SECRET_KEY = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+
+export interface Recorded {
+  type: string;
+  name: string;
+  inputs: Record<string, unknown>;
+}
+
+export function isSecretValue(value: unknown): value is { value: unknown } {
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_KEY] === SECRET_SIG;
+}
+
+/** Strings found outside secret wrappers, to prove no secret leaks into plain inputs. */
+export function plainStrings(value: unknown, out: string[] = []): string[] {
+  if (typeof value === "string") {
+    out.push(value);
+  } else if (Array.isArray(value)) {
+    value.forEach((v) => plainStrings(v, out));
+  } else if (typeof value === "object" && value !== null && !isSecretValue(value)) {
+    Object.values(value).forEach((v) => plainStrings(v, out));
+  }
+  return out;
+}
+
+export const BASE_CONFIG: Record<string, Record<string, unknown>> = {
+  dev: { imageTag: "sha-0123abc", host: "dev.dc.example.com", sshHostKey: HOST_KEY, publicUrl: "https://dev.dc.example.com", telegramChatId: "833478509" },
+  test: { imageTag: "v0.2.0", host: "test.dc.example.com", sshHostKey: HOST_KEY, publicUrl: "https://test.dc.example.com", githubReviewerIds: [101], smokePaths: ["/healthz", "/version"], postgresPort: 5433, redisPort: 6380, appPorts: [8201, 8202], nginxListen: "8081" },
+  prod: { imageTag: "v1.0.0", host: "dc.example.com", sshHostKey: HOST_KEY, publicUrl: "https://dc.example.com", githubReviewerIds: [101, 102] },
+  local: { imageTag: "v1", imageRegistry: "127.0.0.1:5000", imageRepository: "deep-calm", host: "127.0.0.1", sshPort: 2222, sshUser: "deploy", sshHostKey: HOST_KEY, publicUrl: "http://127.0.0.1:8080", nginxListen: "127.0.0.1:8080", imageDigest: DIGEST_V1, migrateCommand: "/bin/migrate" },
+};
+
+/** A reader over a plain map with Pulumi.yaml's types and defaults, like the engine gives. */
+export function mapReader(values: Record<string, unknown>): ConfigReader {
+  const schema = loadConfigSchema();
+  const config = { get: (key: string) => (key in values ? (typeof values[key] === "string" ? (values[key] as string) : JSON.stringify(values[key])) : undefined) };
+  return pulumiReader(config as unknown as pulumi.Config, schema);
+}
+
+export interface Run {
+  resources: Recorded[];
+  environment: DeepCalmEnvironment;
+  calls: string[];
+}
+
+export interface RunOptions {
+  config?: Record<string, unknown>;
+  sshPrivateKey?: string | undefined;
+  releaseScript?: string;
+  releaseStdout?: string;
+  registryDigest?: string;
+}
+
+function waitForRPCs(): Promise<void> {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> }).waitForRPCs();
+}
+
+/** Declares one stack's environment under mocks and returns every resource it registered. */
+export async function runStack(stack: string, options: RunOptions = {}): Promise<Run> {
+  const resources: Recorded[] = [];
+  const calls: string[] = [];
+  const releaseStdout = options.releaseStdout ?? `progress\n{"ok":true,"action":"deploy","env":"${stack}","tag":"x","changed":true}\n`;
+  await pulumi.runtime.setMocks(
+    {
+      newResource(args) {
+        resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+        const state: Record<string, unknown> = { ...args.inputs };
+        if (args.type === "command:remote:Command") {
+          state.stdout = args.name.endsWith("-release-deploy") ? releaseStdout : "20.10.24\n";
+          state.stderr = "";
+        }
+        if (args.type === "random:index/randomPassword:RandomPassword") {
+          state.result = `generated-${args.name}-Zq9`;
+        }
+        return { id: `${args.name}-id`, state };
+      },
+      call(args) {
+        calls.push(args.token);
+        if (args.token === "docker:index/getRegistryImage:getRegistryImage") {
+          return { ...args.inputs, sha256Digest: options.registryDigest ?? DIGEST_V1 };
+        }
+        throw new Error(`unmocked call ${args.token}`);
+      },
+    },
+    "deep-calm-deploy",
+    stack,
+    true,
+  );
+  const config = { ...BASE_CONFIG[stack], ...options.config };
+  const environment = new DeepCalmEnvironment(stack, {
+    stack,
+    read: mapReader(config),
+    sshPrivateKey: "sshPrivateKey" in options ? options.sshPrivateKey : SSH_KEY,
+    releaseScript: options.releaseScript ?? RELEASE_SCRIPT,
+  });
+  await waitForRPCs();
+  return { resources, environment, calls };
+}
+
+export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {
+  return (output as unknown as { promise: () => Promise<T> }).promise();
+}
+
+export function named(run: Run, name: string): Recorded {
+  const found = run.resources.find((r) => r.name === name);
+  if (!found) {
+    throw new Error(`no resource named ${name}; have ${run.resources.map((r) => r.name).join(", ")}`);
+  }
+  return found;
+}
