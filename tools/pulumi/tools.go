@@ -1,0 +1,9 @@
+//go:build tools
+
+// Package tools pins the Pulumi engine binaries that scripts/install-engine.sh
+// builds when no suitable `pulumi` is installed.
+package tools
+
+import (
+	_ "github.com/pulumi/pulumi/pkg/v3/cmd/pulumi"
+)
