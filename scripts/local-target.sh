@@ -100,6 +100,9 @@ ensure_packages() {
 
 # ---- dockerd ----------------------------------------------------------------------------
 
+# /usr/local/bin/docker (28.x) negotiates API 1.41 with Debian's dockerd 20.10 and works, builds
+# included (legacy builder: no buildx here); /usr/bin/docker (20.10) works too. No `docker compose`
+# v2 plugin here: Debian's docker-compose (v1) is the compose on this machine.
 docker_answers() { docker info >/dev/null 2>&1; }
 
 ensure_dockerd() {
@@ -356,9 +359,11 @@ cmd_down() {
   fi
   rm -f "$RUN_DIR/postgres.pid"
 
+  # pid file -> the command name that pid must still have (guards against a reused pid).
   local svc
+  declare -A comm=([sshd]=sshd [registry]=docker-registry [dockerd]=dockerd)
   for svc in sshd registry dockerd; do
-    if pid=$(live_pid "$RUN_DIR/$svc.pid"); then
+    if pid=$(live_pid "$RUN_DIR/$svc.pid") && [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "${comm[$svc]}" ]]; then
       stop_pid "$pid" 30
       say "$svc" "stopped (pid $pid)"
     else
