@@ -70,10 +70,18 @@ export class GithubEnvironment extends pulumi.ComponentResource {
     const child = { parent: this, dependsOn: [this.environment] };
     const environment = this.environment.environment;
     branches.forEach((pattern, i) => {
-      new github.RepositoryEnvironmentDeploymentPolicy(`${name}-branch-${i}`, { repository: args.repository, environment, branchPattern: pattern }, child);
+      new github.RepositoryEnvironmentDeploymentPolicy(
+        `${name}-branch-${i}`,
+        { repository: args.repository, environment, branchPattern: pattern },
+        child,
+      );
     });
     tags.forEach((pattern, i) => {
-      new github.RepositoryEnvironmentDeploymentPolicy(`${name}-tag-${i}`, { repository: args.repository, environment, tagPattern: pattern }, child);
+      new github.RepositoryEnvironmentDeploymentPolicy(
+        `${name}-tag-${i}`,
+        { repository: args.repository, environment, tagPattern: pattern },
+        child,
+      );
     });
     for (const secretName of Object.keys(args.secrets).sort()) {
       new github.ActionsEnvironmentSecret(

@@ -50,7 +50,9 @@ export class HostTarget extends pulumi.ComponentResource {
           dialErrorLimit: v.integerIn("sshDialAttempts", attempts, 1, 100),
         })),
       );
-    const privateKey = pulumi.secret(pulumi.output(args.privateKey).apply((k) => validateFor(this, () => v.privateKey("sshPrivateKey", k))));
+    const privateKey = pulumi.secret(
+      pulumi.output(args.privateKey).apply((k) => validateFor(this, () => v.privateKey("sshPrivateKey", k))),
+    );
     this.connection = pulumi.all([plain, privateKey]).apply(([p, key]) => ({ ...p, privateKey: key }));
     this.ready = new command.remote.Command(
       `${name}-ready`,

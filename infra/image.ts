@@ -73,7 +73,9 @@ export async function resolveRegistryDigest(registry: string, repository: string
   }
   const digest = res.headers.get("docker-content-digest");
   if (!res.ok || digest === null || !DIGEST.test(digest)) {
-    throw new Error(`cannot resolve ${imageReference(registry, repository, tag)}: the registry answered ${res.status}${digest ? "" : " without a digest"}`);
+    throw new Error(
+      `cannot resolve ${imageReference(registry, repository, tag)}: the registry answered ${res.status}${digest ? "" : " without a digest"}`,
+    );
   }
   return digest;
 }
@@ -132,7 +134,11 @@ export class Image extends pulumi.ComponentResource {
     this.registerOutputs({ ref: this.ref, digest: this.digest, pinnedRef: this.pinnedRef });
   }
 
-  private expectedDigest(name: string, args: ImageArgs, parts: pulumi.Output<{ registry: string; repository: string; tag: ImageTag }>): pulumi.Output<string> {
+  private expectedDigest(
+    name: string,
+    args: ImageArgs,
+    parts: pulumi.Output<{ registry: string; repository: string; tag: ImageTag }>,
+  ): pulumi.Output<string> {
     switch (args.digestSource) {
       case "config":
         return pulumi.output(args.digest).apply((d) => validateFor(this, () => imageDigest("imageDigest", d)));

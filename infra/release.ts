@@ -40,18 +40,30 @@ export interface ReleaseTarget {
 /** The option tokens shared by deploy and rollback. */
 export function settingsArgv(s: ReleaseSettings): string[] {
   const argv = [
-    "--root", s.root,
-    "--ports", `${s.ports[0]},${s.ports[1]}`,
-    "--health-path", s.healthPath,
-    "--health-retries", String(s.healthRetries),
-    "--health-interval", String(s.healthIntervalSeconds),
-    "--health-timeout", String(s.healthTimeoutSeconds),
-    "--drain", String(s.drainSeconds),
-    "--warm", String(s.warmSeconds),
-    "--keep", String(s.keepReleases),
-    "--migrate", s.migrateCommand,
-    "--public-url", s.publicUrl,
-    "--lock-timeout", String(s.lockTimeoutSeconds),
+    "--root",
+    s.root,
+    "--ports",
+    `${s.ports[0]},${s.ports[1]}`,
+    "--health-path",
+    s.healthPath,
+    "--health-retries",
+    String(s.healthRetries),
+    "--health-interval",
+    String(s.healthIntervalSeconds),
+    "--health-timeout",
+    String(s.healthTimeoutSeconds),
+    "--drain",
+    String(s.drainSeconds),
+    "--warm",
+    String(s.warmSeconds),
+    "--keep",
+    String(s.keepReleases),
+    "--migrate",
+    s.migrateCommand,
+    "--public-url",
+    s.publicUrl,
+    "--lock-timeout",
+    String(s.lockTimeoutSeconds),
   ];
   for (const path of s.smokePaths) {
     argv.push("--smoke", path);
@@ -96,7 +108,10 @@ export interface ReleaseResult {
 
 /** Takes the last line of stdout that parses as a JSON object. */
 export function parseReleaseResult(stdout: string): ReleaseResult {
-  const lines = stdout.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("{"));
+  const lines = stdout
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l.startsWith("{"));
   for (let i = lines.length - 1; i >= 0; i--) {
     try {
       const value: unknown = JSON.parse(lines[i] ?? "");

@@ -80,25 +80,23 @@ const ENV_KEY = /^[A-Z_][A-Z0-9_]*$/;
  * are refused rather than mangled.
  */
 export function renderEnvFile(entries: Record<string, string>): string {
-  return (
-    Object.keys(entries)
-      .sort()
-      .map((key) => {
-        const value = entries[key] ?? "";
-        if (!ENV_KEY.test(key)) {
-          throw new ConfigValueError("appEnvironment", JSON.stringify(key), "use variable names of A-Z, 0-9 and _");
-        }
-        if (/[\0\r\n"'`$#\\]/.test(value) || value.trim() !== value) {
-          throw new ConfigValueError(
-            `appEnvironment.${key}`,
-            "[redacted]",
-            "values cannot contain newlines, quotes, $, #, \\ or leading/trailing spaces",
-          );
-        }
-        return `${key}=${value}\n`;
-      })
-      .join("")
-  );
+  return Object.keys(entries)
+    .sort()
+    .map((key) => {
+      const value = entries[key] ?? "";
+      if (!ENV_KEY.test(key)) {
+        throw new ConfigValueError("appEnvironment", JSON.stringify(key), "use variable names of A-Z, 0-9 and _");
+      }
+      if (/[\0\r\n"'`$#\\]/.test(value) || value.trim() !== value) {
+        throw new ConfigValueError(
+          `appEnvironment.${key}`,
+          "[redacted]",
+          "values cannot contain newlines, quotes, $, #, \\ or leading/trailing spaces",
+        );
+      }
+      return `${key}=${value}\n`;
+    })
+    .join("");
 }
 
 export interface NginxSite {
@@ -117,9 +115,7 @@ export interface NginxSite {
 export function renderNginxSite(site: NginxSite): string {
   const dir = `${site.root}/${site.env}/nginx`;
   const upstream = `deep_calm_${site.env.replace(/-/g, "_")}`;
-  const auth = site.basicAuth
-    ? [`    auth_basic "deep-calm ${site.env}";`, `    auth_basic_user_file ${dir}/htpasswd;`]
-    : [];
+  const auth = site.basicAuth ? [`    auth_basic "deep-calm ${site.env}";`, `    auth_basic_user_file ${dir}/htpasswd;`] : [];
   return [
     "# Rendered by deep-calm-deploy; edits are overwritten on the next `pulumi up`.",
     `upstream ${upstream} {`,

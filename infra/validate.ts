@@ -107,7 +107,10 @@ export function hostKey(key: string, value: unknown): string {
 }
 
 export function privateKey(key: string, value: unknown): string {
-  if (typeof value !== "string" || !/^-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(value.trim() + "\n")) {
+  if (
+    typeof value !== "string" ||
+    !/^-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(value.trim() + "\n")
+  ) {
     reject(key, value, "set it with `pulumi config set --secret <key> < ~/.ssh/deploy_key` (a PEM/OpenSSH private key)", true);
   }
   return value;

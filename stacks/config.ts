@@ -39,7 +39,7 @@ export function profileFor(stack: string): StackProfile {
 
 function stringList(key: string, value: unknown, item: (key: string, v: unknown) => string): string[] {
   if (!Array.isArray(value)) {
-    throw new ConfigValueError(key, showValue(value, false), "use a list, e.g. [\"/healthz\"]");
+    throw new ConfigValueError(key, showValue(value, false), 'use a list, e.g. ["/healthz"]');
   }
   return value.map((entry, i) => item(`${key}[${i}]`, entry));
 }
@@ -60,7 +60,11 @@ function bool(key: string, value: unknown): boolean {
 
 function listenAddress(key: string, value: unknown): string {
   if (typeof value !== "string" || !/^((\d{1,3}\.){3}\d{1,3}:)?\d{1,5}( ssl)?$/.test(value)) {
-    throw new ConfigValueError(key, showValue(value, false), "use an nginx listen value: a port (80) or address:port (127.0.0.1:8080), optionally followed by ' ssl'");
+    throw new ConfigValueError(
+      key,
+      showValue(value, false),
+      "use an nginx listen value: a port (80) or address:port (127.0.0.1:8080), optionally followed by ' ssl'",
+    );
   }
   return value;
 }
@@ -113,9 +117,15 @@ export function loadStackConfig(stack: string, read: ConfigReader): StackConfig 
     );
   }
   const nginxListen = listenAddress("nginxListen", get("nginxListen"));
-  const reviewerIds = numberList("githubReviewerIds", get("githubReviewerIds", []), (k, e) => v.integerIn(k, e, 1, Number.MAX_SAFE_INTEGER));
+  const reviewerIds = numberList("githubReviewerIds", get("githubReviewerIds", []), (k, e) =>
+    v.integerIn(k, e, 1, Number.MAX_SAFE_INTEGER),
+  );
   if (profile.requiresReviewers && reviewerIds.length === 0) {
-    throw new ConfigValueError("githubReviewerIds", "[]", `the ${profile.env} environment requires approval: list the GitHub user ids of its reviewers`);
+    throw new ConfigValueError(
+      "githubReviewerIds",
+      "[]",
+      `the ${profile.env} environment requires approval: list the GitHub user ids of its reviewers`,
+    );
   }
   const accessories = bool("accessories", get("accessories"));
   const root = v.absoluteDir("hostRoot", get("hostRoot"));
@@ -126,7 +136,10 @@ export function loadStackConfig(stack: string, read: ConfigReader): StackConfig 
       repository: imageRepository("imageRepository", get("imageRepository")),
       tag: parseImageTag("imageTag", get("imageTag", "")),
       digest: digestSetting === "" ? undefined : imageDigest("imageDigest", digestSetting),
-      digestSource: digestSetting === "" ? v.oneOf("digestSource", digestSource === "" ? profile.digestSource : digestSource, ["docker", "registry"]) : "config",
+      digestSource:
+        digestSetting === ""
+          ? v.oneOf("digestSource", digestSource === "" ? profile.digestSource : digestSource, ["docker", "registry"])
+          : "config",
     },
     ssh: {
       host: v.hostName("host", host),

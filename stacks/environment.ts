@@ -19,8 +19,8 @@ export interface EnvironmentArgs {
   stack: string;
   /** Typed reader of the stack's plain config. */
   read: ConfigReader;
-  /** The deploy user's private key (secret config). */
-  sshPrivateKey: pulumi.Input<string | undefined>;
+  /** The deploy user's private key (secret config), checked before anything is declared. */
+  sshPrivateKey: string | undefined;
   /** The host release procedure; defaults to host/dc-release. */
   releaseScript?: string;
 }
@@ -56,11 +56,8 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
     const child = { parent: this };
     this.url = cfg.publicUrl;
 
-    const sshPrivateKey = pulumi.secret(
-      pulumi.output(args.sshPrivateKey).apply((key) => validateFor(this, () => v.privateKey("sshPrivateKey", key))),
-    );
-    const password = (role: string) =>
-      new random.RandomPassword(`${env}-${role}`, { length: 32, special: false }, child).result;
+    const sshPrivateKey = pulumi.secret(validateFor(this, () => v.privateKey("sshPrivateKey", args.sshPrivateKey)));
+    const password = (role: string) => new random.RandomPassword(`${env}-${role}`, { length: 32, special: false }, child).result;
     const postgresPassword = cfg.accessories ? password("postgres-password") : undefined;
     const basicAuthPassword = cfg.profile.basicAuth ? password("basic-auth-password") : undefined;
 
@@ -100,9 +97,20 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
         connection: host.connection,
         env,
         root: cfg.release.root,
-        composeFile: cfg.accessories ? renderComposeFile(env, { postgres: { port: cfg.accessories.postgresPort, ...POSTGRES }, redis: { port: cfg.accessories.redisPort } }) : undefined,
+        composeFile: cfg.accessories
+          ? renderComposeFile(env, {
+              postgres: { port: cfg.accessories.postgresPort, ...POSTGRES },
+              redis: { port: cfg.accessories.redisPort },
+            })
+          : undefined,
         envFile: pulumi.secret(envFile),
-        nginxSite: renderNginxSite({ env, root: cfg.release.root, listen: cfg.nginx.listen, serverName: cfg.nginx.serverName, basicAuth: cfg.profile.basicAuth }),
+        nginxSite: renderNginxSite({
+          env,
+          root: cfg.release.root,
+          listen: cfg.nginx.listen,
+          serverName: cfg.nginx.serverName,
+          basicAuth: cfg.profile.basicAuth,
+        }),
         htpasswd: basicAuthPassword?.apply((pw) => renderHtpasswd(cfg.basicAuthUser, pw)),
         smokeNetrc: basicAuthPassword?.apply((pw) => renderNetrc(new URL(cfg.release.publicUrl).hostname, cfg.basicAuthUser, pw)),
         releaseScript,

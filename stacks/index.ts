@@ -11,7 +11,8 @@ const config = new pulumi.Config();
 const environment = new DeepCalmEnvironment(pulumi.getStack(), {
   stack: pulumi.getStack(),
   read: pulumiReader(config, loadConfigSchema()),
-  sshPrivateKey: config.getSecret("sshPrivateKey"),
+  // Read plainly only to validate it before anything is declared; it is wrapped as a secret at once.
+  sshPrivateKey: pulumi.runtime.getConfig(`${pulumi.getProject()}:sshPrivateKey`),
 });
 
 export const url = environment.url;

@@ -9,7 +9,8 @@ import { loadConfigSchema } from "../../stacks/schema";
 
 export const DIGEST_V1 = `sha256:${"1".repeat(64)}`;
 export const DIGEST_V2 = `sha256:${"2".repeat(64)}`;
-export const SSH_KEY = "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtopsecretkeymaterial\n-----END OPENSSH PRIVATE KEY-----\n";
+export const SSH_KEY =
+  "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtopsecretkeymaterial\n-----END OPENSSH PRIVATE KEY-----\n";
 export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhostkeyhostkeyhostkeyhostkeyhostkey";
 export const RELEASE_SCRIPT = "#!/usr/bin/env bash\necho '{\"ok\":true}'\n";
 
@@ -39,16 +40,54 @@ export function plainStrings(value: unknown, out: string[] = []): string[] {
 }
 
 export const BASE_CONFIG: Record<string, Record<string, unknown>> = {
-  dev: { imageTag: "sha-0123abc", host: "dev.dc.example.com", sshHostKey: HOST_KEY, publicUrl: "https://dev.dc.example.com", telegramChatId: "833478509" },
-  test: { imageTag: "v0.2.0", host: "test.dc.example.com", sshHostKey: HOST_KEY, publicUrl: "https://test.dc.example.com", githubReviewerIds: [101], smokePaths: ["/healthz", "/version"], postgresPort: 5433, redisPort: 6380, appPorts: [8201, 8202], nginxListen: "8081" },
-  prod: { imageTag: "v1.0.0", host: "dc.example.com", sshHostKey: HOST_KEY, publicUrl: "https://dc.example.com", githubReviewerIds: [101, 102] },
-  local: { imageTag: "v1", imageRegistry: "127.0.0.1:5000", imageRepository: "deep-calm", host: "127.0.0.1", sshPort: 2222, sshUser: "deploy", sshHostKey: HOST_KEY, publicUrl: "http://127.0.0.1:8080", nginxListen: "127.0.0.1:8080", imageDigest: DIGEST_V1, migrateCommand: "/bin/migrate" },
+  dev: {
+    imageTag: "sha-0123abc",
+    host: "dev.dc.example.com",
+    sshHostKey: HOST_KEY,
+    publicUrl: "https://dev.dc.example.com",
+    telegramChatId: "833478509",
+  },
+  test: {
+    imageTag: "v0.2.0",
+    host: "test.dc.example.com",
+    sshHostKey: HOST_KEY,
+    publicUrl: "https://test.dc.example.com",
+    githubReviewerIds: [101],
+    smokePaths: ["/healthz", "/version"],
+    postgresPort: 5433,
+    redisPort: 6380,
+    appPorts: [8201, 8202],
+    nginxListen: "8081",
+  },
+  prod: {
+    imageTag: "v1.0.0",
+    host: "dc.example.com",
+    sshHostKey: HOST_KEY,
+    publicUrl: "https://dc.example.com",
+    githubReviewerIds: [101, 102],
+  },
+  local: {
+    imageTag: "v1",
+    imageRegistry: "127.0.0.1:5000",
+    imageRepository: "deep-calm",
+    host: "127.0.0.1",
+    sshPort: 2222,
+    sshUser: "deploy",
+    sshHostKey: HOST_KEY,
+    publicUrl: "http://127.0.0.1:8080",
+    nginxListen: "127.0.0.1:8080",
+    imageDigest: DIGEST_V1,
+    migrateCommand: "/bin/migrate",
+  },
 };
 
 /** A reader over a plain map with Pulumi.yaml's types and defaults, like the engine gives. */
 export function mapReader(values: Record<string, unknown>): ConfigReader {
   const schema = loadConfigSchema();
-  const config = { get: (key: string) => (key in values ? (typeof values[key] === "string" ? (values[key] as string) : JSON.stringify(values[key])) : undefined) };
+  const config = {
+    get: (key: string) =>
+      key in values ? (typeof values[key] === "string" ? (values[key] as string) : JSON.stringify(values[key])) : undefined,
+  };
   return pulumiReader(config as unknown as pulumi.Config, schema);
 }
 
@@ -71,15 +110,21 @@ function waitForRPCs(): Promise<void> {
   return (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> }).waitForRPCs();
 }
 
+/** What the latest runStack registered, also when it threw. */
+export const lastRegistered: Recorded[] = [];
+
 /** Declares one stack's environment under mocks and returns every resource it registered. */
 export async function runStack(stack: string, options: RunOptions = {}): Promise<Run> {
   const resources: Recorded[] = [];
+  lastRegistered.length = 0;
   const calls: string[] = [];
   const releaseStdout = options.releaseStdout ?? `progress\n{"ok":true,"action":"deploy","env":"${stack}","tag":"x","changed":true}\n`;
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        resources.push({ type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> });
+        const recorded = { type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> };
+        resources.push(recorded);
+        lastRegistered.push(recorded);
         const state: Record<string, unknown> = { ...args.inputs };
         if (args.type === "command:remote:Command") {
           state.stdout = args.name.endsWith("-release-deploy") ? releaseStdout : "20.10.24\n";
@@ -103,13 +148,17 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
     true,
   );
   const config = { ...BASE_CONFIG[stack], ...options.config };
-  const environment = new DeepCalmEnvironment(stack, {
-    stack,
-    read: mapReader(config),
-    sshPrivateKey: "sshPrivateKey" in options ? options.sshPrivateKey : SSH_KEY,
-    releaseScript: options.releaseScript ?? RELEASE_SCRIPT,
-  });
-  await waitForRPCs();
+  let environment: DeepCalmEnvironment;
+  try {
+    environment = new DeepCalmEnvironment(stack, {
+      stack,
+      read: mapReader(config),
+      sshPrivateKey: "sshPrivateKey" in options ? options.sshPrivateKey : SSH_KEY,
+      releaseScript: options.releaseScript ?? RELEASE_SCRIPT,
+    });
+  } finally {
+    await waitForRPCs();
+  }
   return { resources, environment, calls };
 }
 

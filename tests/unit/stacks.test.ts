@@ -1,7 +1,247 @@
-import { runStack } from "./harness";
+import { DIGEST_V1, DIGEST_V2, isSecretValue, named, plainStrings, Recorded, Run, runStack, SSH_KEY, valueOf } from "./harness";
 
-test("local stack resources", async () => {
-  const run = await runStack("local");
-  console.log(run.resources.map((r) => `${r.type} ${r.name}`).join("\n"));
-  console.log(JSON.stringify(run.resources.find((r) => r.name === "local-release-deploy")?.inputs, null, 1));
+const list = (run: Run) => run.resources.map((r) => `${r.type} ${r.name}`).sort();
+const byName = (run: Run) => new Map(run.resources.map((r) => [r.name, r]));
+const hostCommands = (env: string) => [
+  `command:remote:Command ${env}-host-ready`,
+  `command:remote:Command ${env}-project-dirs`,
+  `command:remote:Command ${env}-project-env-file`,
+  `command:remote:Command ${env}-project-nginx-reload`,
+  `command:remote:Command ${env}-release-deploy`,
+  `command:remote:CopyToRemote ${env}-project-nginx-site`,
+  `command:remote:CopyToRemote ${env}-project-release-script`,
+  `deepcalm:compose:ComposeProject ${env}-project`,
+  `deepcalm:host:HostTarget ${env}-host`,
+  `deepcalm:image:Image ${env}-image`,
+  `deepcalm:release:Release ${env}-release`,
+  `deepcalm:stack:Environment ${env}`,
+];
+const accessories = (env: string) => [
+  `command:remote:Command ${env}-project-accessories`,
+  `command:remote:CopyToRemote ${env}-project-compose-file`,
+  `random:index/randomPassword:RandomPassword ${env}-postgres-password`,
+];
+const githubEnv = (env: string, secrets: string[], extra: string[] = []) => [
+  `deepcalm:github:GithubEnvironment ${env}-github`,
+  `github:index/repositoryEnvironment:RepositoryEnvironment ${env}-github-environment`,
+  ...secrets.map((s) => `github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret ${env}-github-secret-${s}`),
+  `github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable ${env}-github-variable-${env}_url`,
+  ...extra,
+];
+
+describe("each stack declares exactly its resources", () => {
+  test("dev: GitHub env, app repo files, accessories, no auth", async () => {
+    const run = await runStack("dev");
+    expect(list(run)).toEqual(
+      [
+        ...hostCommands("dev"),
+        ...accessories("dev"),
+        ...githubEnv("dev", ["dev_host", "dev_ssh_key", "dev_user", "telegram_chat_id"]),
+        "deepcalm:github:AppRepoFiles dev-app-repo",
+        "github:index/repositoryFile:RepositoryFile dev-app-repo-codeowners",
+        "github:index/repositoryFile:RepositoryFile dev-app-repo-dependabot",
+      ].sort(),
+    );
+    expect(run.calls).toEqual(["docker:index/getRegistryImage:getRegistryImage"]);
+  });
+
+  test("test: basic auth (generated password, htpasswd, smoke netrc), approval", async () => {
+    const run = await runStack("test");
+    expect(list(run)).toEqual(
+      [
+        ...hostCommands("test"),
+        ...accessories("test"),
+        "random:index/randomPassword:RandomPassword test-basic-auth-password",
+        "command:remote:Command test-project-htpasswd",
+        "command:remote:Command test-project-smoke-auth",
+        ...githubEnv("test", ["test_basic_auth_pass", "test_host", "test_ssh_key", "test_user"]),
+      ].sort(),
+    );
+  });
+
+  test("prod: approval and a deployment policy for main and v* tags", async () => {
+    const run = await runStack("prod");
+    expect(list(run)).toEqual(
+      [
+        ...hostCommands("prod"),
+        ...accessories("prod"),
+        ...githubEnv(
+          "prod",
+          ["prod_host", "prod_ssh_key", "prod_user"],
+          [
+            "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy prod-github-branch-0",
+            "github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy prod-github-tag-0",
+          ],
+        ),
+      ].sort(),
+    );
+  });
+
+  test("local: only the host, no GitHub, no random, no docker provider", async () => {
+    const run = await runStack("local");
+    expect(list(run)).toEqual(hostCommands("local").sort());
+    expect(run.calls).toEqual([]);
+  });
+});
+
+describe("protection rules", () => {
+  const environment = (run: Run, env: string) => named(run, `${env}-github-environment`).inputs;
+
+  test("dev deploys without approval", async () => {
+    const env = environment(await runStack("dev"), "dev");
+    expect(env.reviewers).toEqual([]);
+    expect(env.deploymentBranchPolicy).toBeUndefined();
+  });
+
+  test("test requires its reviewers, who cannot approve themselves", async () => {
+    const env = environment(await runStack("test"), "test");
+    expect(env).toMatchObject({ environment: "test", reviewers: [{ users: [101] }], preventSelfReview: true });
+  });
+
+  test("prod requires reviewers and only main or v* tags may deploy; admins cannot bypass", async () => {
+    const run = await runStack("prod");
+    expect(environment(run, "prod")).toMatchObject({
+      reviewers: [{ users: [101, 102] }],
+      deploymentBranchPolicy: { protectedBranches: false, customBranchPolicies: true },
+      canAdminsBypass: false,
+    });
+    expect(named(run, "prod-github-branch-0").inputs).toMatchObject({ branchPattern: "main", environment: "prod" });
+    expect(named(run, "prod-github-tag-0").inputs).toMatchObject({ tagPattern: "v*", environment: "prod" });
+  });
+});
+
+describe("secrets", () => {
+  const secretValues = (run: Run) => [
+    SSH_KEY.trim(),
+    ...run.resources.filter((r) => r.type.startsWith("random:")).map((r) => `generated-${r.name}-Zq9`),
+  ];
+
+  test.each(["dev", "test", "prod", "local"])("%s: no secret in any plain input (commands, files, triggers)", async (stack) => {
+    const run = await runStack(stack);
+    const plain = run.resources.flatMap((r) => plainStrings(r.inputs));
+    for (const secret of secretValues(run)) {
+      expect(plain.filter((s) => s.includes(secret))).toEqual([]);
+    }
+    const commands = run.resources.filter((r) => r.type === "command:remote:Command");
+    for (const c of commands) {
+      for (const field of ["create", "update", "delete"]) {
+        const text = c.inputs[field];
+        if (text !== undefined) {
+          expect(typeof text).toBe("string");
+          expect(text as string).not.toMatch(/BEGIN OPENSSH|generated-/);
+        }
+      }
+    }
+  });
+
+  test("the SSH connection (with its key) is secret everywhere", async () => {
+    const run = await runStack("test");
+    for (const r of run.resources.filter((x) => x.type.startsWith("command:remote:"))) {
+      expect([r.name, isSecretValue(r.inputs.connection)]).toEqual([r.name, true]);
+    }
+  });
+
+  test("secret files go over stdin as secrets, 0600", async () => {
+    const run = await runStack("test");
+    for (const name of ["test-project-env-file", "test-project-smoke-auth"]) {
+      const r = named(run, name);
+      expect(isSecretValue(r.inputs.stdin)).toBe(true);
+      expect(r.inputs.create).toContain(" 0600");
+      expect(r.inputs.logging).toBe("none");
+    }
+    const env = (named(run, "test-project-env-file").inputs.stdin as { value: string }).value;
+    expect(env).toContain("DATABASE_URL=postgresql://deepcalm:generated-test-postgres-password-Zq9@127.0.0.1:5433/deepcalm\n");
+    expect(env).toContain("DEPLOY_ENV=test\n");
+    expect((named(run, "test-project-smoke-auth").inputs.stdin as { value: string }).value).toBe(
+      "machine 127.0.0.1 login ops password generated-test-basic-auth-password-Zq9\n",
+    );
+  });
+
+  test("GitHub environment secrets are secret, the URL variable is plain", async () => {
+    const run = await runStack("test");
+    const secrets = run.resources.filter((r) => r.type.includes("actionsEnvironmentSecret"));
+    expect(secrets.length).toBe(4);
+    for (const s of secrets) {
+      expect(isSecretValue(s.inputs.plaintextValue)).toBe(true);
+    }
+    expect(named(run, "test-github-secret-test_basic_auth_pass").inputs.plaintextValue).toEqual(
+      expect.objectContaining({ value: "generated-test-basic-auth-password-Zq9" }),
+    );
+    expect(named(run, "test-github-variable-test_url").inputs).toMatchObject({
+      variableName: "TEST_URL",
+      value: "https://test.dc.example.com",
+    });
+  });
+
+  test("release stderr is a secret output", async () => {
+    const run = await runStack("local");
+    const release = run.environment as unknown as { release: unknown };
+    expect(release).toBeDefined();
+    const deploy = named(run, "local-release-deploy");
+    expect(deploy.inputs.create).toContain("--digest " + DIGEST_V1);
+  });
+});
+
+describe("triggers change when and only when tag, digest or rendered files change", () => {
+  const triggers = (run: Run) =>
+    new Map(run.resources.map((r: Recorded) => [r.name, JSON.stringify(r.inputs.triggers ?? null) + String(r.inputs.create ?? "")]));
+  const changed = (a: Run, b: Run) =>
+    [...triggers(a)]
+      .filter(([name, t]) => triggers(b).get(name) !== t)
+      .map(([name]) => name)
+      .sort();
+
+  test("the same config twice changes nothing", async () => {
+    expect(changed(await runStack("local"), await runStack("local"))).toEqual([]);
+  });
+
+  test("another tag and digest re-run only the release", async () => {
+    const a = await runStack("local");
+    const b = await runStack("local", { config: { imageTag: "v2", imageDigest: DIGEST_V2 } });
+    expect(changed(a, b)).toEqual(["local-release-deploy"]);
+  });
+
+  test("a moved digest under the same tag re-runs the release", async () => {
+    const a = await runStack("dev");
+    const b = await runStack("dev", { registryDigest: DIGEST_V2 });
+    expect(changed(a, b)).toEqual(["dev-release-deploy"]);
+  });
+
+  test("a new release procedure re-uploads it and re-runs the release", async () => {
+    const a = await runStack("local");
+    const b = await runStack("local", { releaseScript: "#!/usr/bin/env bash\necho changed\n" });
+    expect(changed(a, b)).toEqual(["local-project-release-script", "local-release-deploy"]);
+  });
+
+  test("a new nginx site re-uploads it and reloads nginx; the release re-runs with its new front", async () => {
+    const a = await runStack("local");
+    const b = await runStack("local", { config: { nginxListen: "127.0.0.1:8081" } });
+    expect(changed(a, b)).toEqual(["local-project-nginx-reload", "local-project-nginx-site", "local-release-deploy"]);
+  });
+
+  test("the app environment changes only the .env file", async () => {
+    const a = await runStack("local");
+    const b = await runStack("local", { config: { appEnvironment: ["FEATURE_X=1"] } });
+    expect(changed(a, b)).toEqual([]);
+    const stdin = (run: Run) => JSON.stringify(byName(run).get("local-project-env-file")?.inputs.stdin);
+    expect(stdin(a)).not.toBe(stdin(b));
+  });
+});
+
+describe("outputs", () => {
+  test("the release result is parsed from dc-release's final JSON line", async () => {
+    const run = await runStack("local", { releaseStdout: 'pulling\n{"ok":true,"action":"deploy","env":"local","tag":"v1","port":8101}\n' });
+    expect(await valueOf(run.environment.release)).toEqual({ ok: true, action: "deploy", env: "local", tag: "v1", port: 8101 });
+    expect(await valueOf(run.environment.imageRef)).toBe("127.0.0.1:5000/deep-calm:v1");
+    expect(await valueOf(run.environment.digest)).toBe(DIGEST_V1);
+    expect(run.environment.url).toBe("http://127.0.0.1:8080");
+  });
+
+  test("dev resolves the digest through @pulumi/docker", async () => {
+    const run = await runStack("dev", { registryDigest: DIGEST_V2 });
+    expect(await valueOf(run.environment.digest)).toBe(DIGEST_V2);
+    expect(named(run, "dev-release-deploy").inputs.create).toContain(
+      `--image ghcr.io/vasiliy-ivanov/deep-calm:sha-0123abc --digest ${DIGEST_V2}`,
+    );
+  });
 });

@@ -1,0 +1,111 @@
+import * as pulumi from "@pulumi/pulumi";
+import { frontUrl, loadStackConfig } from "../../stacks/config";
+import { BASE_CONFIG, lastRegistered, mapReader, runStack, SSH_KEY } from "./harness";
+
+function configError(stack: string, overrides: Record<string, unknown>): string {
+  try {
+    loadStackConfig(stack, mapReader({ ...BASE_CONFIG[stack], ...overrides }));
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error("config was accepted");
+}
+
+describe("loadStackConfig", () => {
+  test("applies Pulumi.yaml defaults and the stack profile", () => {
+    const cfg = loadStackConfig("dev", mapReader(BASE_CONFIG.dev ?? {}));
+    expect(cfg.profile.env).toBe("dev");
+    expect(cfg.image).toMatchObject({ registry: "ghcr.io", repository: "vasiliy-ivanov/deep-calm", digestSource: "docker" });
+    expect(cfg.ssh).toMatchObject({ port: 22, user: "dc", dialTimeoutSeconds: 10, dialAttempts: 5 });
+    expect(cfg.release).toMatchObject({
+      ports: [8101, 8102],
+      healthPath: "/healthz",
+      healthIntervalSeconds: 0.5,
+      migrateCommand: "alembic upgrade head",
+    });
+    expect(cfg.release.authFile).toBeUndefined();
+    expect(loadStackConfig("test", mapReader(BASE_CONFIG.test ?? {})).release.authFile).toBe("/opt/deep-calm/test/smoke.netrc");
+  });
+
+  test("a pinned digest wins over resolving one", () => {
+    expect(loadStackConfig("local", mapReader(BASE_CONFIG.local ?? {})).image.digestSource).toBe("config");
+  });
+
+  test("front URL follows nginx's listen value", () => {
+    expect(frontUrl("80")).toBe("http://127.0.0.1:80");
+    expect(frontUrl("127.0.0.1:8080")).toBe("http://127.0.0.1:8080");
+    expect(frontUrl("443 ssl")).toBe("https://127.0.0.1:443");
+  });
+
+  test("an unknown stack names the stacks there are", () => {
+    expect(() => loadStackConfig("staging", mapReader({}))).toThrow(
+      'stack: "staging" is not allowed; use one of the stacks: dev, test, prod, local',
+    );
+  });
+
+  test.each([
+    ["imageTag", "v1.2;rm -rf /", 'imageTag: "v1.2;rm -rf /" is not allowed; use sha-'],
+    ["imageTag", "$(id)", 'imageTag: "$(id)" is not allowed'],
+    ["imageTag", "", 'imageTag: "" is not allowed'],
+    ["imageTag", "v".repeat(200), "(200 chars) is not allowed"],
+    ["host", "dev.example.com; reboot", 'host: "dev.example.com; reboot" is not allowed; use a DNS name or an IP address'],
+    ["host", "-oProxyCommand=id", 'host: "-oProxyCommand=id" is not allowed'],
+    ["sshPort", 70000, 'sshPort: "70000" is not allowed; use a TCP port, an integer from 1 to 65535'],
+    ["sshPort", 0, 'sshPort: "0" is not allowed'],
+    ["sshUser", "root;id", 'sshUser: "root;id" is not allowed; use a Unix user name'],
+    ["sshHostKey", "", 'sshHostKey: "" is not allowed; use the server\'s public host key'],
+    ["healthPath", "/healthz?x=$(id)", 'healthPath: "/healthz?x=$(id)" is not allowed'],
+    ["healthInterval", "fast", 'healthInterval: "fast" is not allowed; use a number of seconds'],
+    ["appPorts", [8101, 8101], 'appPorts: "[8101,8101]" is not allowed; use two different loopback ports'],
+    ["migrateCommand", "alembic upgrade head\nrm -rf /", "migrateCommand:"],
+    ["imageDigest", "sha256:abc", 'imageDigest: "sha256:abc" is not allowed; use a digest of the form sha256:<64 hex>'],
+    ["publicUrl", "ftp://x", 'publicUrl: "ftp://x" is not allowed'],
+    ["publicUrl", "https://user:pw@x.example.com", "publicUrl:"],
+    ["nginxListen", "80; include /etc/passwd", 'nginxListen: "80; include /etc/passwd" is not allowed'],
+    ["hostRoot", "/opt/../etc", 'hostRoot: "/opt/../etc" is not allowed'],
+    ["digestSource", "magic", 'digestSource: "magic" is not allowed; use one of: docker, registry'],
+  ])("%s = %j is refused: %s", (key, value, message) => {
+    expect(configError("dev", { [key]: value })).toContain(message);
+  });
+
+  test("test and prod refuse to run without reviewers", () => {
+    expect(configError("test", { githubReviewerIds: [] })).toBe(
+      "githubReviewerIds: [] is not allowed; the test environment requires approval: list the GitHub user ids of its reviewers",
+    );
+  });
+
+  test("prod is declared but refuses to deploy until configured", () => {
+    expect(configError("prod", { host: "" })).toContain(
+      "the prod stack is declared but not configured: set host, sshHostKey, sshPrivateKey and publicUrl",
+    );
+  });
+});
+
+describe("bad input fails at preview with a ResourceError, before any resource", () => {
+  test("a bad tag", async () => {
+    await expect(runStack("dev", { config: { imageTag: "$(id)" } })).rejects.toThrow(pulumi.ResourceError);
+    await expect(runStack("dev", { config: { imageTag: "$(id)" } })).rejects.toThrow('imageTag: "$(id)" is not allowed');
+  });
+
+  test("an unknown stack", async () => {
+    await expect(runStack("qa")).rejects.toThrow('stack: "qa" is not allowed');
+  });
+
+  test("a missing secret is named, never shown", async () => {
+    await expect(runStack("dev", { sshPrivateKey: undefined })).rejects.toThrow(
+      "sshPrivateKey: [secret] is not allowed; set it with `pulumi config set --secret <key> < ~/.ssh/deploy_key`",
+    );
+  });
+
+  test("a malformed secret is not echoed", async () => {
+    const bad = "not-a-key-but-secret-material";
+    const error = await runStack("dev", { sshPrivateKey: bad }).catch((e: Error) => e);
+    expect(String(error)).toContain("sshPrivateKey: [secret]");
+    expect(String(error)).not.toContain(bad);
+  });
+
+  test("nothing but the environment component is registered when config is bad", async () => {
+    await expect(runStack("dev", { config: { sshPort: -1 }, sshPrivateKey: SSH_KEY })).rejects.toThrow("sshPort");
+    expect(lastRegistered.map((r) => r.type)).toEqual(["deepcalm:stack:Environment"]);
+  });
+});

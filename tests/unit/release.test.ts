@@ -1,0 +1,58 @@
+import { deployArgv, parseReleaseResult, ReleaseSettings, removeArgv, rollbackArgv } from "../../infra/release";
+import { shellJoin } from "../../infra/quote";
+
+const settings: ReleaseSettings = {
+  root: "/opt/deep-calm",
+  ports: [8101, 8102],
+  healthPath: "/healthz",
+  healthRetries: 30,
+  healthIntervalSeconds: 0.5,
+  healthTimeoutSeconds: 2,
+  drainSeconds: 2,
+  warmSeconds: 60,
+  keepReleases: 3,
+  migrateCommand: "alembic upgrade head",
+  publicUrl: "http://127.0.0.1:8080",
+  smokePaths: ["/healthz", "/version"],
+  authFile: "/opt/deep-calm/test/smoke.netrc",
+  lockTimeoutSeconds: 120,
+};
+
+test("deploy command, exactly", () => {
+  const digest = `sha256:${"a".repeat(64)}`;
+  expect(shellJoin(deployArgv({ env: "test", image: "ghcr.io/o/deep-calm:v1.2.3", digest }, settings))).toBe(
+    "bash /opt/deep-calm/test/dc-release deploy --env test --image ghcr.io/o/deep-calm:v1.2.3 " +
+      `--digest ${digest} --root /opt/deep-calm --ports 8101,8102 --health-path /healthz --health-retries 30 ` +
+      "--health-interval 0.5 --health-timeout 2 --drain 2 --warm 60 --keep 3 --migrate 'alembic upgrade head' " +
+      "--public-url http://127.0.0.1:8080 --lock-timeout 120 --smoke /healthz --smoke /version --auth-file /opt/deep-calm/test/smoke.netrc",
+  );
+});
+
+test("an empty migration is passed as an empty argument, not dropped", () => {
+  expect(
+    shellJoin(
+      deployArgv({ env: "dev", image: "i:t", digest: "d" }, { ...settings, migrateCommand: "", smokePaths: [], authFile: undefined }),
+    ),
+  ).toContain("--migrate '' --public-url");
+});
+
+test("rollback and remove", () => {
+  expect(shellJoin(rollbackArgv("dev", settings, "v1"))).toMatch(
+    /^bash \/opt\/deep-calm\/dev\/dc-release rollback --env dev --to v1 --root /,
+  );
+  expect(shellJoin(rollbackArgv("dev", settings))).toMatch(/^bash \/opt\/deep-calm\/dev\/dc-release rollback --env dev --root /);
+  expect(shellJoin(removeArgv("dev", settings))).toBe("bash /opt/deep-calm/dev/dc-release remove --env dev --root /opt/deep-calm");
+});
+
+describe("parseReleaseResult", () => {
+  test("takes the last JSON line after progress", () => {
+    const out = 'pulling\n{"not":"a result"}\n{"ok":true,"action":"deploy","env":"dev","tag":"v2","port":8102}\n';
+    expect(parseReleaseResult(out)).toEqual({ ok: true, action: "deploy", env: "dev", tag: "v2", port: 8102 });
+  });
+
+  test("fails clearly without one", () => {
+    expect(() => parseReleaseResult("ssh: connect refused\n")).toThrow(
+      "dc-release printed no JSON result; its output ended with: ssh: connect refused",
+    );
+  });
+});
