@@ -78,6 +78,7 @@ export const BASE_CONFIG: Record<string, Record<string, unknown>> = {
     nginxListen: "127.0.0.1:8080",
     imageDigest: DIGEST_V1,
     migrateCommand: "/bin/migrate",
+    accessories: false,
   },
 };
 
