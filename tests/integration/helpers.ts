@@ -1,0 +1,316 @@
+/** Shared helpers for the integration suites: SSH to the local target, dc-release runs, HTTP load. */
+import { execFile, spawn, ChildProcess } from "child_process";
+import { readFileSync } from "fs";
+import * as http from "http";
+import * as path from "path";
+
+export const REPO_ROOT = path.resolve(__dirname, "../..");
+export const HOST_ROOT = "/opt/deep-calm";
+export const REGISTRY = "127.0.0.1:5000";
+export const REPOSITORY = `${REGISTRY}/deep-calm`;
+const SSH_DIR = path.join(REPO_ROOT, ".local-target/ssh");
+
+/** ssh options pinned to the local target's key and known_hosts (never StrictHostKeyChecking=no). */
+export function sshArgs(): string[] {
+  return [
+    "-i", path.join(SSH_DIR, "id_ed25519"),
+    "-o", `UserKnownHostsFile=${path.join(SSH_DIR, "known_hosts")}`,
+    "-o", "StrictHostKeyChecking=yes",
+    "-o", "BatchMode=yes",
+    "-p", "2222",
+    "deploy@127.0.0.1",
+  ];
+}
+
+/** POSIX single-quote quoting: ssh joins argv into one string that the remote shell parses. */
+export function shellQuote(token: string): string {
+  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(token) ? token : `'${token.replace(/'/g, `'\\''`)}'`;
+}
+
+export interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs argv on the host over SSH, every token quoted; optional stdin. */
+export function sshRun(argv: string[], input?: string, timeoutMs = 120_000): Promise<RunResult> {
+  return collect(spawn("ssh", [...sshArgs(), argv.map(shellQuote).join(" ")]), input, timeoutMs);
+}
+
+/** Starts an SSH run and hands back the child (for tests that cut the connection). */
+export function sshSpawn(argv: string[]): ChildProcess {
+  return spawn("ssh", [...sshArgs(), argv.map(shellQuote).join(" ")]);
+}
+
+export function collect(child: ChildProcess, input?: string, timeoutMs = 120_000): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    let stdout = "";
+    let stderr = "";
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`timed out after ${timeoutMs} ms; stderr so far: ${stderr}`));
+    }, timeoutMs);
+    child.stdout?.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin?.end(input ?? "");
+  });
+}
+
+/** Runs a local command (the test runner is root on the same machine: docker inspection). */
+export function local(cmd: string, args: string[]): Promise<RunResult> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
+      const code: unknown = err ? (err as { code?: unknown }).code : 0;
+      resolve({ code: typeof code === "number" ? code : 1, stdout, stderr });
+    });
+  });
+}
+
+/** Digests of the demo images, as scripts/demo-images.sh recorded them. */
+export function imageDigests(): Record<string, string> {
+  return JSON.parse(readFileSync(path.join(REPO_ROOT, ".local-target/images.json"), "utf8"));
+}
+
+export interface ReleaseResult {
+  code: number | null;
+  json: Record<string, any>;
+  stderr: string;
+}
+
+export function parseResult(r: RunResult): ReleaseResult {
+  const lines = r.stdout.trim().split("\n");
+  if (lines.length !== 1 || lines[0] === "") {
+    throw new Error(`expected one JSON line on stdout, got ${JSON.stringify(r.stdout)}; stderr: ${r.stderr}`);
+  }
+  return { code: r.code, json: JSON.parse(lines[0]), stderr: r.stderr };
+}
+
+/** One test environment on the host: its env name, blue/green ports and public nginx port. */
+export class TestEnv {
+  constructor(
+    readonly name: string,
+    readonly ports: [number, number],
+    readonly publicPort: number,
+    readonly auth?: { user: string; password: string },
+  ) {}
+
+  get dir(): string {
+    return `${HOST_ROOT}/${this.name}`;
+  }
+  get publicUrl(): string {
+    return `http://127.0.0.1:${this.publicPort}`;
+  }
+  get script(): string {
+    return `${this.dir}/dc-release`;
+  }
+  get netrc(): string {
+    return `${this.dir}/test.netrc`;
+  }
+  containerName(port: number): string {
+    return `dc-${this.name}-${port}`;
+  }
+
+  /** The site conf the Pulumi program renders (plus basic auth when the env has it). */
+  siteConf(): string {
+    const auth = this.auth
+      ? `    auth_basic "deep-calm test";\n    auth_basic_user_file ${this.dir}/nginx/htpasswd;\n`
+      : "";
+    return [
+      `upstream deep_calm_${this.name} { include ${this.dir}/nginx/upstream.conf; }`,
+      "server {",
+      `  listen 127.0.0.1:${this.publicPort};`,
+      "  location / {",
+      `    proxy_pass http://deep_calm_${this.name};`,
+      "    proxy_set_header Host $host;",
+      "    add_header X-Deep-Calm-Upstream $upstream_addr always;",
+      auth.trimEnd(),
+      "  }",
+      "}",
+      "",
+    ]
+      .filter((l) => l !== "")
+      .join("\n") + "\n";
+  }
+
+  /** Removes the env's containers and directory, then lays out site.conf and the script afresh. */
+  async reset(): Promise<void> {
+    await local("docker", ["rm", "-f", ...this.ports.map((p) => this.containerName(p))]);
+    const setup = await sshRun([
+      "bash", "-c",
+      'set -e; rm -rf "$1"; mkdir -p "$1/nginx"; sudo -n /usr/sbin/nginx -t 2>/dev/null && sudo -n /usr/sbin/nginx -s reload',
+      "reset", this.dir,
+    ]);
+    if (setup.code !== 0) throw new Error(`reset of ${this.dir} failed: ${setup.stderr}`);
+    await this.put(`${this.dir}/nginx/site.conf`, this.siteConf());
+    await this.put(this.script, readFileSync(path.join(REPO_ROOT, "host/dc-release"), "utf8"));
+    if (this.auth) {
+      // The password travels on stdin only: htpasswd -i reads it, the netrc is written 0600.
+      const ht = await sshRun(["htpasswd", "-ciB", `${this.dir}/nginx/htpasswd`, this.auth.user], this.auth.password);
+      if (ht.code !== 0) throw new Error(`htpasswd failed: ${ht.stderr}`);
+      await this.put(
+        this.netrc,
+        `machine 127.0.0.1 login ${this.auth.user} password ${this.auth.password}\n`,
+        "0600",
+      );
+    }
+  }
+
+  async put(file: string, content: string, mode = "0644"): Promise<void> {
+    const r = await sshRun(["bash", "-c", 'umask 077; cat >"$1"; chmod "$2" "$1"', "put", file, mode], content);
+    if (r.code !== 0) throw new Error(`upload of ${file} failed: ${r.stderr}`);
+  }
+
+  async read(file: string): Promise<string> {
+    const r = await sshRun(["cat", file]);
+    if (r.code !== 0) throw new Error(`cat ${file} failed: ${r.stderr}`);
+    return r.stdout;
+  }
+
+  /** Options every test run shares (fast health polling, ports, front, auth); `extra` overrides them. */
+  commonArgs(extra: string[] = []): string[] {
+    return mergeOptions(this.defaultArgs(), extra);
+  }
+
+  private defaultArgs(): string[] {
+    const args = [
+      "--env", this.name,
+      "--ports", this.ports.join(","),
+      "--public-url", this.publicUrl,
+      "--health-interval", "0.05",
+      "--health-timeout", "1",
+      "--drain", "0.2",
+    ];
+    if (this.auth) args.push("--auth-file", this.netrc);
+    return args;
+  }
+
+  deployArgs(tag: string, extra: string[] = []): string[] {
+    return ["bash", this.script, "deploy", "--image", `${REPOSITORY}:${tag}`, "--digest", imageDigests()[tag],
+      ...this.commonArgs(extra)];
+  }
+
+  async deploy(tag: string, extra: string[] = []): Promise<ReleaseResult> {
+    return parseResult(await sshRun(this.deployArgs(tag, extra)));
+  }
+
+  async release(action: string, extra: string[] = []): Promise<ReleaseResult> {
+    return parseResult(await sshRun(["bash", this.script, action, ...extra]));
+  }
+
+  /** GET through the nginx front on a fresh connection. */
+  get(pathname: string): Promise<HttpAnswer> {
+    return httpGet(`${this.publicUrl}${pathname}`, this.authHeader());
+  }
+
+  authHeader(): Record<string, string> {
+    if (!this.auth) return {};
+    const token = Buffer.from(`${this.auth.user}:${this.auth.password}`).toString("base64");
+    return { authorization: `Basic ${token}` };
+  }
+
+  async containers(): Promise<string[]> {
+    const r = await local("docker", ["ps", "-a", "--format", "{{.Names}}", "--filter", `name=^dc-${this.name}-`]);
+    return r.stdout.split("\n").filter((s) => s !== "").sort();
+  }
+
+  async deployLog(): Promise<Record<string, any>[]> {
+    const r = await sshRun(["bash", "-c", 'cat "$1" 2>/dev/null || true', "log", `${this.dir}/deploy.log`]);
+    return r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+  }
+}
+
+/** Option pairs of `extra` replace the same options in `defaults` (--smoke adds up). */
+export function mergeOptions(defaults: string[], extra: string[]): string[] {
+  const out = [...defaults];
+  for (let i = 0; i < extra.length; i += 2) {
+    const at = extra[i] === "--smoke" ? -1 : out.indexOf(extra[i]);
+    if (at >= 0 && at % 2 === 0) out[at + 1] = extra[i + 1];
+    else out.push(extra[i], extra[i + 1]);
+  }
+  return out;
+}
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+  upstream: string;
+}
+
+export function httpGet(url: string, headers: Record<string, string> = {}, timeoutMs = 2000): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, headers, timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, body, upstream: String(res.headers["x-deep-calm-upstream"] ?? "") }),
+      );
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on("error", reject);
+  });
+}
+
+export interface LoadReport {
+  sent: number;
+  failed: number;
+  failures: string[];
+  versions: Record<string, number>;
+}
+
+/** Bounded load: `rps` requests per second for `durationMs`, fresh connection each, every failure counted. */
+export async function load(
+  url: string,
+  rps: number,
+  durationMs: number,
+  headers: Record<string, string> = {},
+): Promise<LoadReport> {
+  const total = Math.round((rps * durationMs) / 1000);
+  const report: LoadReport = { sent: 0, failed: 0, failures: [], versions: {} };
+  const start = Date.now();
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < total; i++) {
+    const due = start + (i * 1000) / rps;
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    report.sent++;
+    pending.push(
+      httpGet(url, headers, 5000).then(
+        (a) => {
+          if (a.status !== 200) {
+            report.failed++;
+            report.failures.push(`HTTP ${a.status} from ${a.upstream}`);
+          } else {
+            report.versions[a.body] = (report.versions[a.body] ?? 0) + 1;
+          }
+        },
+        (e: Error) => {
+          report.failed++;
+          report.failures.push(e.message);
+        },
+      ),
+    );
+  }
+  await Promise.all(pending);
+  return report;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Image pulls docker recorded between two unix times (seconds). */
+export async function pullEvents(since: number, until: number): Promise<string[]> {
+  const r = await local("docker", [
+    "events", "--since", String(since), "--until", String(until),
+    "--filter", "type=image", "--filter", "event=pull", "--format", "{{.Actor.ID}}",
+  ]);
+  return r.stdout.split("\n").filter((s) => s !== "");
+}

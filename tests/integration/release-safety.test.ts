@@ -1,0 +1,141 @@
+/**
+ * host/dc-release under adversity: bad arguments, an unreachable registry, a moved tag,
+ * concurrent deploys, and an SSH connection cut in the middle of a release.
+ */
+import { TestEnv, REPOSITORY, collect, imageDigests, parseResult, sleep, sshRun, sshSpawn } from "./helpers";
+
+jest.setTimeout(120_000);
+
+const env = new TestEnv("itestb", [8193, 8194], 8091);
+
+/** What a release could change on the host: files with size and mtime, containers, nginx upstream. */
+async function hostSnapshot(): Promise<string> {
+  const files = await sshRun(["bash", "-c", 'find "$1" -printf "%p %s %T@\\n" | sort', "snap", env.dir]);
+  return `${files.stdout}\n${(await env.containers()).join(",")}`;
+}
+
+async function servedVersion(): Promise<string> {
+  const a = await env.get("/version");
+  expect(a.status).toBe(200);
+  return a.body;
+}
+
+beforeAll(async () => {
+  await env.reset();
+  const first = await env.deploy("v1");
+  expect(first.code).toBe(0);
+});
+
+describe("bad arguments: exit 2, the reason names option and value, nothing changes", () => {
+  const digest = () => imageDigests()["v2"];
+  const cases: [string, () => string[], RegExp][] = [
+    ["shell metacharacters in --image", () => ["deploy", "--env", "itestb", "--image", "x;rm -rf /", "--digest", digest()],
+      /^invalid --image 'x;rm -rf \/': expected REPO:TAG/],
+    ["command substitution in --image", () => ["deploy", "--env", "itestb", "--image", "$(id)", "--digest", digest()],
+      /^invalid --image '\$\(id\)': expected REPO:TAG/],
+    ["unknown action", () => ["explode", "--env", "itestb"], /^invalid action 'explode': expected deploy, rollback or status/],
+    ["missing --env", () => ["deploy", "--image", `${REPOSITORY}:v2`, "--digest", digest()], /^missing --env/],
+    ["uppercase env", () => ["deploy", "--env", "Prod", "--image", `${REPOSITORY}:v2`, "--digest", digest()],
+      /^invalid --env 'Prod'/],
+    ["short digest", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", "sha256:abc"],
+      /^invalid --digest 'sha256:abc': expected sha256: and 64 lowercase hex digits/],
+    ["bad ports", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--ports", "8193,8193"],
+      /^invalid --ports '8193,8193': expected two different ports/],
+    ["root with ..", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--root", "/opt/../etc"],
+      /^invalid --root '\/opt\/\.\.\/etc'/],
+    ["unknown option", () => ["deploy", "--env", "itestb", "--force", "yes"], /^invalid option '--force'/],
+    ["non-numeric retries", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--health-retries", "1e3"],
+      /^invalid --health-retries '1e3': expected an integer 1\.\.10000/],
+    ["migrate with a newline", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--migrate", "a\nb"],
+      /^invalid --migrate/],
+  ];
+
+  test.each(cases)("%s", async (_name, argv, reason) => {
+    const before = await hostSnapshot();
+    const r = parseResult(await sshRun(["bash", env.script, ...argv()]));
+    expect(r.code).toBe(2);
+    expect(r.json.ok).toBe(false);
+    expect(r.json.reason).toMatch(reason);
+    expect(await hostSnapshot()).toBe(before);
+    expect(await servedVersion()).toBe("v1");
+  });
+});
+
+describe("registry and digest failures: exit 4, the old release keeps serving", () => {
+  test("an unreachable registry", async () => {
+    const r = parseResult(
+      await sshRun(["bash", env.script, "deploy", "--image", "127.0.0.1:5999/deep-calm:v2", "--digest", `sha256:${"ab".repeat(32)}`,
+        ...env.commonArgs()]),
+    );
+    expect(r.code).toBe(4);
+    expect(r.json.reason).toMatch(/^pull of 127\.0\.0\.1:5999\/deep-calm:v2 failed: .*connection refused/);
+    expect(await servedVersion()).toBe("v1");
+    expect(await env.containers()).toEqual(["dc-itestb-8193"]);
+  });
+
+  test("a tag that moved away from the pinned digest", async () => {
+    const r = parseResult(
+      await sshRun(["bash", env.script, "deploy", "--image", `${REPOSITORY}:v2`, "--digest", `sha256:${"cd".repeat(32)}`,
+        ...env.commonArgs()]),
+    );
+    expect(r.code).toBe(4);
+    expect(r.json.reason).toMatch(/^tag moved: 127\.0\.0\.1:5000\/deep-calm:v2 is now .*sha256:[0-9a-f]{64}, expected sha256:(cd){32}/);
+    expect(await servedVersion()).toBe("v1");
+  });
+});
+
+describe("one release at a time per env", () => {
+  test("two concurrent deploys: the second waits for the lock, never interleaves", async () => {
+    const logBefore = (await env.deployLog()).length;
+    // A 1 s drain keeps the first holder busy while the second arrives.
+    const opts = ["--warm", "0", "--drain", "1"];
+    const [a, b] = await Promise.all([env.deploy("v2", opts), sleep(50).then(() => env.deploy("v3", opts))]);
+    expect([a.code, b.code]).toEqual([0, 0]);
+    const lines = (await env.deployLog()).slice(logBefore);
+    expect(lines.map((l) => l.tag).sort()).toEqual(["v2", "v3"]);
+    const [first, second] = lines;
+    // The second took the lock only after the first had finished.
+    expect(Date.parse(second.lockedAt)).toBeGreaterThanOrEqual(Date.parse(first.finishedAt));
+    expect(second.phases.lockMs).toBeGreaterThan(500);
+    expect(await servedVersion()).toBe(second.tag);
+  });
+
+  test("with --lock-timeout 0 the second fails at once with exit 3 and a clear reason", async () => {
+    const slow = env.deploy("bad-slow", ["--health-retries", "40", "--health-interval", "0.1"]);
+    await sleep(700);
+    const r = await env.deploy("v1", ["--lock-timeout", "0"]);
+    expect(r.code).toBe(3);
+    expect(r.json.reason).toMatch(/^lock busy: another dc-release \(pid \d+, deploy bad-slow since .*\) holds \/opt\/deep-calm\/itestb\/\.lock after 0s/);
+    expect((await slow).code).toBe(1);
+  });
+});
+
+describe("an SSH connection cut mid-release", () => {
+  test("the host finishes the release; a rerun converges to a serving release", async () => {
+    const before = await servedVersion();
+    const tag = before === "v1" ? "v2" : "v1";
+    const child = sshSpawn(env.deployArgs(tag, ["--warm", "0"]));
+    const killed = new Promise<void>((resolve) => {
+      child.stderr!.on("data", (d: Buffer) => {
+        if (d.toString().includes("start:")) {
+          child.kill("SIGKILL");
+          resolve();
+        }
+      });
+    });
+    const cut = collect(child);
+    await killed;
+    const partial = await cut;
+    expect(partial.code).toBeNull(); // killed: no result reached the client
+    const rerun = await env.deploy(tag, ["--warm", "0"]);
+    expect(rerun.code).toBe(0);
+    expect(rerun.json).toMatchObject({ ok: true, tag, serving: { tag } });
+    expect(await servedVersion()).toBe(tag);
+    expect(await env.containers()).toEqual([env.containerName(rerun.json.port)]);
+    // The cut run itself completed on the host (it ignores the hang-up), so the rerun had nothing to do.
+    const lines = await env.deployLog();
+    const cutRun = lines[lines.length - 2];
+    expect(cutRun).toMatchObject({ tag, ok: true, changed: true });
+    expect(rerun.json.changed).toBe(false);
+  });
+});
