@@ -1,12 +1,16 @@
 # shellcheck shell=bash
 # Source this file (`source scripts/engine-env.sh`) after scripts/install-engine.sh.
-# It puts the engine built into .engine/bin (if any) first on PATH, so that
-# `pulumi` finds the Node.js language host and the command provider as ambient
-# plugins on PATH, and sets the environment for running with no network.
-# It only sets variables: it is safe to source from scripts using `set -euo pipefail`.
+#
+# - Puts .engine/bin (if built) first on PATH: the `pulumi` CLI, with the Node.js
+#   language host next to it, where the CLI looks for its bundled language hosts.
+#   The command provider is not on PATH (that would make the CLI warn on every
+#   run): install-engine.sh installed it into the plugin cache
+#   (${PULUMI_HOME:-~/.pulumi}/plugins/resource-command-v1.2.1).
+# - Sets the environment for running with no network.
+# It only sets variables: safe to source from scripts that use `set -euo pipefail`.
 
 _engine_env_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-if [[ -d "$_engine_env_root/.engine/bin" ]]; then
+if [[ -x "$_engine_env_root/.engine/bin/pulumi" ]]; then
   case ":$PATH:" in
     *":$_engine_env_root/.engine/bin:"*) ;;
     *) export PATH="$_engine_env_root/.engine/bin:$PATH" ;;
@@ -16,8 +20,9 @@ unset _engine_env_root
 
 # No update check against the Pulumi service.
 export PULUMI_SKIP_UPDATE_CHECK=true
-# Never download plugins: the program's package.json lists bridged providers
-# (github, random, docker, pulumiservice) whose plugins are not available here.
+# Never download plugins. The program's package.json lists bridged providers
+# (github, random, docker, pulumiservice); the language host reports them as
+# required, and without this the CLI tries to download their plugins before
+# every run (it fails, non-fatally, when there is no network). Their plugins are
+# only needed when a resource of theirs is created.
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
-# Plugins are found on PATH (.engine/bin): keep ambient plugins enabled.
-unset PULUMI_IGNORE_AMBIENT_PLUGINS

@@ -5,8 +5,11 @@
 #   - the command provider `pulumi-resource-command` (npm @pulumi/command 1.2.1).
 # If an installed `pulumi` is recent enough and the other two are available, they
 # are used as they are. Otherwise the three binaries are built from the Go tools
-# module in tools/pulumi into .engine/bin (gitignored), skipping any binary already
-# built from the same pinned sources (stamp files in .engine/stamps).
+# module in tools/pulumi into .engine/ (gitignored), skipping any binary already
+# built from the same pinned sources (stamp files in .engine/stamps):
+#   .engine/bin/pulumi, .engine/bin/pulumi-language-nodejs (found next to the CLI),
+#   .engine/plugins/pulumi-resource-command, installed into the Pulumi plugin cache
+#   with `pulumi plugin install resource command 1.2.1 --file ...` (no download).
 #
 # Then `source scripts/engine-env.sh` to put .engine/bin first on PATH.
 #
@@ -19,6 +22,7 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_dir="$repo_root/tools/pulumi"
 engine_dir="$repo_root/.engine"
 bin_dir="$engine_dir/bin"
+plugin_dir="$engine_dir/plugins"
 stamp_dir="$engine_dir/stamps"
 min_major=3
 min_minor=200
@@ -86,24 +90,45 @@ stamp_for() {
   } | sha256sum | cut -d' ' -f1
 }
 
-# build NAME PACKAGE STAMP [go build flags...]
+# build OUT_DIR NAME PACKAGE STAMP [go build flags...]
 build() {
-  local name="$1" pkg="$2" stamp="$3" t0=$SECONDS
-  shift 3
-  if [[ -x "$bin_dir/$name" && -f "$stamp_dir/$name" && "$(cat "$stamp_dir/$name")" == "$stamp" ]]; then
+  local out_dir="$1" name="$2" pkg="$3" stamp="$4" t0=$SECONDS
+  shift 4
+  if [[ -x "$out_dir/$name" && -f "$stamp_dir/$name" && "$(cat "$stamp_dir/$name")" == "$stamp" ]]; then
     log "$name: up to date, skipping"
     return 0
   fi
-  log "$name: building $pkg (first build on a machine takes several minutes)"
+  log "$name: building $pkg (the first build on a machine takes several minutes)"
   rm -f "$stamp_dir/$name"
-  if ! (cd "$tools_dir" && go build -mod=readonly -buildvcs=false "$@" -o "$bin_dir/$name.tmp" "$pkg"); then
-    rm -f "$bin_dir/$name.tmp"
+  if ! (cd "$tools_dir" && go build -mod=readonly -buildvcs=false "$@" -o "$out_dir/$name.tmp" "$pkg"); then
+    rm -f "$out_dir/$name.tmp"
     die "building $name failed (see the go output above). Install pulumi >= $min_major.$min_minor" \
       "with pulumi-language-nodejs and 'pulumi plugin install resource command $command_version' instead."
   fi
-  mv -f "$bin_dir/$name.tmp" "$bin_dir/$name"
+  mv -f "$out_dir/$name.tmp" "$out_dir/$name"
   printf '%s\n' "$stamp" >"$stamp_dir/$name"
   log "$name: built in $((SECONDS - t0))s"
+}
+
+# install_command_plugin: put the built provider into the Pulumi plugin cache, unless
+# the cache already holds a command $command_version plugin that was not built here.
+install_command_plugin() {
+  local built="$plugin_dir/pulumi-resource-command" record="$stamp_dir/command-plugin-installed"
+  local cached="${PULUMI_HOME:-$HOME/.pulumi}/plugins/resource-command-v$command_version/pulumi-resource-command"
+  if [[ -f "$cached" ]] && cmp -s "$built" "$cached"; then
+    log "command plugin $command_version: already in the plugin cache"
+    sha256sum <"$built" >"$record"
+    return 0
+  fi
+  if [[ -f "$cached" ]] && ! { [[ -f "$record" ]] && [[ "$(sha256sum <"$cached")" == "$(cat "$record")" ]]; }; then
+    log "command plugin $command_version: keeping the one already in the plugin cache ($cached)"
+    return 0
+  fi
+  log "command plugin $command_version: installing into the plugin cache"
+  PULUMI_SKIP_UPDATE_CHECK=true "$bin_dir/pulumi" plugin install resource command "$command_version" \
+    --file "$built" --reinstall >/dev/null ||
+    die "pulumi plugin install resource command $command_version --file $built failed"
+  sha256sum <"$built" >"$record"
 }
 
 main() {
@@ -121,20 +146,23 @@ main() {
   [[ -n "$pulumi_version" ]] || die "cannot read the pinned github.com/pulumi/pulumi/pkg/v3 version from $tools_dir/go.mod"
 
   log "building the engine into $bin_dir (pulumi $pulumi_version, $(go version | cut -d' ' -f3))"
-  mkdir -p "$bin_dir" "$stamp_dir"
+  mkdir -p "$bin_dir" "$plugin_dir" "$stamp_dir"
+  # Older layouts put the provider on PATH (ambient plugin, which makes the CLI warn).
+  rm -f "$bin_dir/pulumi-resource-command"
 
-  build pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
+  build "$bin_dir" pulumi github.com/pulumi/pulumi/pkg/v3/cmd/pulumi \
     "$(stamp_for pulumi)" \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_version"
-  build pulumi-language-nodejs ./cmd/pulumi-language-nodejs \
+  build "$bin_dir" pulumi-language-nodejs ./cmd/pulumi-language-nodejs \
     "$(stamp_for pulumi-language-nodejs "$tools_dir/cmd/pulumi-language-nodejs/main.go")"
-  build pulumi-resource-command ./cmd/pulumi-resource-command \
+  build "$plugin_dir" pulumi-resource-command ./cmd/pulumi-resource-command \
     "$(stamp_for pulumi-resource-command "$tools_dir/cmd/pulumi-resource-command/main.go")" \
     -ldflags "-X main.version=$command_version"
 
   local got
   got="$(PULUMI_SKIP_UPDATE_CHECK=true "$bin_dir/pulumi" version 2>/dev/null || true)"
   version_ok "$got" || die "the built $bin_dir/pulumi reports version '${got:-nothing}'"
+  install_command_plugin
   done_in "engine ready in $bin_dir (pulumi $got); now: source scripts/engine-env.sh"
 }
 
