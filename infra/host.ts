@@ -63,3 +63,18 @@ export class HostTarget extends pulumi.ComponentResource {
     this.registerOutputs({ dockerVersion: this.dockerVersion });
   }
 }
+
+/**
+ * The pinned key of `host:port` in a known_hosts file (`[host]:port` unless the port is 22), as
+ * `type base64`. Hashed entries cannot be matched and are skipped.
+ */
+export function hostKeyFromKnownHosts(knownHosts: string, host: string, port: number): string | undefined {
+  const name = port === 22 ? host : `[${host}]:${port}`;
+  for (const line of knownHosts.split("\n")) {
+    const [hosts, type, key] = line.trim().split(/\s+/);
+    if (hosts !== undefined && !hosts.startsWith("#") && type && key && hosts.split(",").includes(name)) {
+      return `${type} ${key}`;
+    }
+  }
+  return undefined;
+}

@@ -3,6 +3,8 @@
  * profile's defaults and validates each value before any resource is declared.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { readFileSync } from "node:fs";
+import { hostKeyFromKnownHosts } from "../infra/host";
 import { ConfigValueError, showValue } from "../infra/errors";
 import { DigestSource, imageDigest, imageRegistry, imageRepository } from "../infra/image";
 import { ReleaseSettings } from "../infra/release";
@@ -13,6 +15,64 @@ import { ConfigSchema } from "./schema";
 
 /** Reads a raw config value (the parsed YAML value, or undefined when unset). */
 export type ConfigReader = (key: string) => unknown;
+
+/** Reads a file named in config (paths are relative to the project directory). */
+export type FileReader = (path: string) => string;
+
+const readProjectFile: FileReader = (path) => readFileSync(path, "utf8");
+
+function fileContent(key: string, path: string, readFile: FileReader): string {
+  try {
+    return readFile(path);
+  } catch (err) {
+    throw new ConfigValueError(key, showValue(path, false), `name a readable file (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+  }
+}
+
+/** sshHostKey, or the key pinned for host:port in sshKnownHostsFile. */
+function pinnedHostKey(get: (key: string) => unknown, host: string, port: number, readFile: FileReader): string {
+  const explicit = get("sshHostKey") ?? "";
+  const file = get("sshKnownHostsFile") ?? "";
+  if (explicit !== "" || typeof file !== "string" || file === "") {
+    return v.hostKey("sshHostKey", explicit);
+  }
+  const found = hostKeyFromKnownHosts(fileContent("sshKnownHostsFile", file, readFile), host, port);
+  if (found === undefined) {
+    throw new ConfigValueError(
+      "sshKnownHostsFile",
+      showValue(file, false),
+      `add the key of ${port === 22 ? host : `[${host}]:${port}`} to it (ssh-keyscan), or set sshHostKey`,
+    );
+  }
+  return v.hostKey("sshHostKey", found);
+}
+
+/**
+ * The deploy key: the secret sshPrivateKey, or the file sshPrivateKeyPath. A key stored in plain
+ * text in the stack file is refused, since it would sit unencrypted in git.
+ */
+export function loadPrivateKey(
+  read: ConfigReader,
+  inline: string | undefined,
+  storedAsSecret: boolean,
+  readFile: FileReader = readProjectFile,
+): string {
+  const path = read("sshPrivateKeyPath") ?? "";
+  if (inline !== undefined && inline !== "") {
+    if (!storedAsSecret) {
+      throw new ConfigValueError(
+        "sshPrivateKey",
+        "[secret]",
+        "it is stored in plain text: set it again with `pulumi config set --secret sshPrivateKey < key`",
+      );
+    }
+    return v.privateKey("sshPrivateKey", inline);
+  }
+  if (typeof path === "string" && path !== "") {
+    return v.privateKey("sshPrivateKeyPath", fileContent("sshPrivateKeyPath", path, readFile));
+  }
+  return v.privateKey("sshPrivateKey", undefined);
+}
 
 export interface StackConfig {
   profile: StackProfile;
@@ -97,7 +157,7 @@ function environmentEntries(key: string, value: unknown): Record<string, string>
  * Validates the whole stack config. `read` returns raw values with Pulumi.yaml defaults applied;
  * secrets are not read here (they stay Outputs, validated where they are used).
  */
-export function loadStackConfig(stack: string, read: ConfigReader): StackConfig {
+export function loadStackConfig(stack: string, read: ConfigReader, readFile: FileReader = readProjectFile): StackConfig {
   const profile = profileFor(stack);
   const get = (key: string, fallback?: unknown) => read(key) ?? fallback;
   const digestSetting = get("imageDigest", "");
@@ -107,6 +167,7 @@ export function loadStackConfig(stack: string, read: ConfigReader): StackConfig 
     throw new ConfigValueError("appPorts", showValue(get("appPorts"), false), "use two different loopback ports, e.g. [8101, 8102]");
   }
   const host = get("host", "");
+  const sshPort = v.port("sshPort", get("sshPort"));
   if (host === "") {
     throw new ConfigValueError(
       "host",
@@ -143,9 +204,9 @@ export function loadStackConfig(stack: string, read: ConfigReader): StackConfig 
     },
     ssh: {
       host: v.hostName("host", host),
-      port: v.port("sshPort", get("sshPort")),
+      port: sshPort,
       user: v.unixUser("sshUser", get("sshUser")),
-      hostKey: v.hostKey("sshHostKey", get("sshHostKey", "")),
+      hostKey: pinnedHostKey(get, host as string, sshPort, readFile),
       dialTimeoutSeconds: v.integerIn("sshDialTimeout", get("sshDialTimeout"), 1, 300),
       dialAttempts: v.integerIn("sshDialAttempts", get("sshDialAttempts"), 1, 100),
     },

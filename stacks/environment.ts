@@ -9,8 +9,7 @@ import { HostTarget } from "../infra/host";
 import { Image } from "../infra/image";
 import { Release, ReleaseResult } from "../infra/release";
 import { renderComposeFile, renderEnvFile, renderHtpasswd, renderNetrc, renderNginxSite } from "../infra/render";
-import * as v from "../infra/validate";
-import { ConfigReader, StackConfig, loadStackConfig } from "./config";
+import { ConfigReader, StackConfig, loadPrivateKey, loadStackConfig } from "./config";
 
 export const RELEASE_SCRIPT = join(__dirname, "..", "host", "dc-release");
 
@@ -19,8 +18,10 @@ export interface EnvironmentArgs {
   stack: string;
   /** Typed reader of the stack's plain config. */
   read: ConfigReader;
-  /** The deploy user's private key (secret config), checked before anything is declared. */
+  /** The deploy user's private key as config holds it, checked before anything is declared. */
   sshPrivateKey: string | undefined;
+  /** Whether the stack stores sshPrivateKey encrypted. */
+  sshPrivateKeyIsSecret: boolean;
   /** The host release procedure; defaults to host/dc-release. */
   releaseScript?: string;
 }
@@ -56,7 +57,7 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
     const child = { parent: this };
     this.url = cfg.publicUrl;
 
-    const sshPrivateKey = pulumi.secret(validateFor(this, () => v.privateKey("sshPrivateKey", args.sshPrivateKey)));
+    const sshPrivateKey = pulumi.secret(validateFor(this, () => loadPrivateKey(args.read, args.sshPrivateKey, args.sshPrivateKeyIsSecret)));
     const password = (role: string) => new random.RandomPassword(`${env}-${role}`, { length: 32, special: false }, child).result;
     const postgresPassword = cfg.accessories ? password("postgres-password") : undefined;
     const basicAuthPassword = cfg.profile.basicAuth ? password("basic-auth-password") : undefined;

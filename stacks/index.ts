@@ -7,12 +7,21 @@ import { pulumiReader } from "./config";
 import { DeepCalmEnvironment } from "./environment";
 import { loadConfigSchema } from "./schema";
 
+/** The runtime knows which config keys arrived encrypted; the SDK does not type this helper. */
+function isConfigSecret(key: string): boolean {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const runtimeConfig = require("@pulumi/pulumi/runtime/config") as { isConfigSecret?: (k: string) => boolean };
+  return runtimeConfig.isConfigSecret?.(key) ?? false;
+}
+
 const config = new pulumi.Config();
+const keyName = `${pulumi.getProject()}:sshPrivateKey`;
 const environment = new DeepCalmEnvironment(pulumi.getStack(), {
   stack: pulumi.getStack(),
   read: pulumiReader(config, loadConfigSchema()),
   // Read plainly only to validate it before anything is declared; it is wrapped as a secret at once.
-  sshPrivateKey: pulumi.runtime.getConfig(`${pulumi.getProject()}:sshPrivateKey`),
+  sshPrivateKey: pulumi.runtime.getConfig(keyName),
+  sshPrivateKeyIsSecret: isConfigSecret(keyName),
 });
 
 export const url = environment.url;

@@ -1,6 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
-import { frontUrl, loadStackConfig } from "../../stacks/config";
-import { BASE_CONFIG, lastRegistered, mapReader, runStack, SSH_KEY } from "./harness";
+import { hostKeyFromKnownHosts } from "../../infra/host";
+import { frontUrl, loadPrivateKey, loadStackConfig } from "../../stacks/config";
+import { BASE_CONFIG, HOST_KEY, lastRegistered, mapReader, runStack, SSH_KEY } from "./harness";
 
 function configError(stack: string, overrides: Record<string, unknown>): string {
   try {
@@ -107,5 +108,61 @@ describe("bad input fails at preview with a ResourceError, before any resource",
   test("nothing but the environment component is registered when config is bad", async () => {
     await expect(runStack("dev", { config: { sshPort: -1 }, sshPrivateKey: SSH_KEY })).rejects.toThrow("sshPort");
     expect(lastRegistered.map((r) => r.type)).toEqual(["deepcalm:stack:Environment"]);
+  });
+});
+
+describe("SSH credentials from files", () => {
+  const files: Record<string, string> = {
+    "keys/known_hosts": `# pinned\n[127.0.0.1]:2222 ${HOST_KEY}\nother.example.com ssh-rsa AAAAB3\n`,
+    "keys/id": SSH_KEY,
+  };
+  const readFile = (path: string) => {
+    const content = files[path];
+    if (content === undefined) {
+      throw Object.assign(new Error("missing"), { code: "ENOENT" });
+    }
+    return content;
+  };
+  const local = (overrides: Record<string, unknown>) => mapReader({ ...BASE_CONFIG.local, sshHostKey: "", ...overrides });
+
+  test("the host key is taken from known_hosts for [host]:port", () => {
+    expect(hostKeyFromKnownHosts(files["keys/known_hosts"] ?? "", "127.0.0.1", 2222)).toBe(HOST_KEY);
+    expect(hostKeyFromKnownHosts(files["keys/known_hosts"] ?? "", "other.example.com", 22)).toBe("ssh-rsa AAAAB3");
+    expect(hostKeyFromKnownHosts(files["keys/known_hosts"] ?? "", "127.0.0.1", 22)).toBeUndefined();
+    expect(loadStackConfig("local", local({ sshKnownHostsFile: "keys/known_hosts" }), readFile).ssh.hostKey).toBe(HOST_KEY);
+  });
+
+  test("a known_hosts without the host is refused, naming the file and the host", () => {
+    expect(() => loadStackConfig("local", local({ sshKnownHostsFile: "keys/known_hosts", sshPort: 2200 }), readFile)).toThrow(
+      'sshKnownHostsFile: "keys/known_hosts" is not allowed; add the key of [127.0.0.1]:2200 to it',
+    );
+    expect(() => loadStackConfig("local", local({ sshKnownHostsFile: "nope" }), readFile)).toThrow(
+      'sshKnownHostsFile: "nope" is not allowed; name a readable file (ENOENT)',
+    );
+  });
+
+  test("the private key comes from the secret, or from sshPrivateKeyPath", () => {
+    expect(loadPrivateKey(mapReader({}), SSH_KEY, true, readFile)).toBe(SSH_KEY);
+    expect(loadPrivateKey(mapReader({ sshPrivateKeyPath: "keys/id" }), undefined, false, readFile)).toBe(SSH_KEY);
+  });
+
+  test("a private key stored in plain text is refused without showing it", () => {
+    expect(() => loadPrivateKey(mapReader({}), SSH_KEY, false, readFile)).toThrow(
+      "sshPrivateKey: [secret] is not allowed; it is stored in plain text: set it again with `pulumi config set --secret sshPrivateKey < key`",
+    );
+  });
+
+  test("a key file that is not a key is refused without showing it", () => {
+    files["keys/bad"] = "hunter2";
+    const error = (() => {
+      try {
+        loadPrivateKey(mapReader({ sshPrivateKeyPath: "keys/bad" }), undefined, false, readFile);
+      } catch (err) {
+        return String(err);
+      }
+      return "";
+    })();
+    expect(error).toContain("sshPrivateKeyPath: [secret] is not allowed");
+    expect(error).not.toContain("hunter2");
   });
 });

@@ -101,6 +101,7 @@ export interface Run {
 export interface RunOptions {
   config?: Record<string, unknown>;
   sshPrivateKey?: string | undefined;
+  sshPrivateKeyIsSecret?: boolean;
   releaseScript?: string;
   releaseStdout?: string;
   registryDigest?: string;
@@ -155,6 +156,7 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
       stack,
       read: mapReader(config),
       sshPrivateKey: "sshPrivateKey" in options ? options.sshPrivateKey : SSH_KEY,
+      sshPrivateKeyIsSecret: options.sshPrivateKeyIsSecret ?? true,
       releaseScript: options.releaseScript ?? RELEASE_SCRIPT,
     });
   } finally {
