@@ -31,7 +31,8 @@ export function validateFor<T>(resource: pulumi.Resource | undefined, check: () 
     return check();
   } catch (err) {
     if (err instanceof ConfigValueError) {
-      throw new pulumi.ResourceError(err.message, resource);
+      // The message says everything; a stack trace would only bury it.
+      throw new pulumi.ResourceError(err.message, resource, true);
     }
     throw err;
   }

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { hostKeyFromKnownHosts } from "../infra/host";
 import { ConfigValueError, showValue } from "../infra/errors";
 import { DigestSource, imageDigest, imageRegistry, imageRepository } from "../infra/image";
@@ -11,7 +12,7 @@ import { ReleaseSettings } from "../infra/release";
 import { ImageTag, parseImageTag } from "../infra/tag";
 import * as v from "../infra/validate";
 import { PROFILES, STACK_NAMES, StackProfile } from "./profiles";
-import { ConfigSchema } from "./schema";
+import { ConfigSchema, PROJECT_FILE } from "./schema";
 
 /** Reads a raw config value (the parsed YAML value, or undefined when unset). */
 export type ConfigReader = (key: string) => unknown;
@@ -19,7 +20,7 @@ export type ConfigReader = (key: string) => unknown;
 /** Reads a file named in config (paths are relative to the project directory). */
 export type FileReader = (path: string) => string;
 
-const readProjectFile: FileReader = (path) => readFileSync(path, "utf8");
+const readProjectFile: FileReader = (path) => readFileSync(resolve(dirname(PROJECT_FILE), path), "utf8");
 
 function fileContent(key: string, path: string, readFile: FileReader): string {
   try {
