@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The main job (`npm run demo`, as root on Debian): brings up the local target and the Pulumi
+# engine, builds the demo images, then deploys the `local` stack to this machine with real
+# `pulumi up`: v1, then v2 (blue/green, health-gated). A second run finds v2 live and changes nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+started=$(date +%s)
+
+step "local target"
+bash scripts/local-target.sh up
+step "demo images"
+bash scripts/demo-images.sh
+step "pulumi engine"
+bash scripts/install-engine.sh
+# shellcheck source=scripts/pulumi-local.sh
+source scripts/pulumi-local.sh
+
+deploy() {
+  local tag=$1
+  step "pulumi up -s local (imageTag=$tag)"
+  local_up "$tag"
+  printf 'URL:     %s\n' "$(pulumi stack output url -s local)"
+  printf 'release: %s\n' "$(pulumi stack output release -s local --json | tr -d '\n ')"
+}
+
+if [ "$(local_current_tag)" != "v2" ]; then
+  deploy v1
+fi
+deploy v2
+step "serving through nginx"
+curl -fsS --max-time 5 http://127.0.0.1:8080/version
+printf '\n\ndone in %ss\n' "$(($(date +%s) - started))"
