@@ -1,5 +1,6 @@
 // Lint for the TypeScript program, its tests and operator scripts.
 const js = require("@eslint/js");
+const globals = require("globals");
 const tseslint = require("typescript-eslint");
 
 module.exports = tseslint.config(
@@ -7,9 +8,7 @@ module.exports = tseslint.config(
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: {
-      globals: { require: "readonly", module: "writable", __dirname: "readonly", process: "readonly", console: "readonly" },
-    },
+    languageOptions: { globals: { ...globals.node } },
     rules: {
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
       "prefer-const": "error",
