@@ -1,0 +1,40 @@
+import { HistoryEntry, parseArgs, previousGoodTag } from "../../scripts/rollback";
+
+const update = (tag: string, result = "succeeded"): HistoryEntry => ({
+  kind: "update",
+  result,
+  config: { "deep-calm-deploy:imageTag": { value: tag, secret: false } },
+});
+
+describe("previousGoodTag", () => {
+  test("skips the current tag and failed updates, newest first", () => {
+    const history = [update("v3", "failed"), update("v2"), update("v2"), update("v1", "failed"), update("v0")];
+    expect(previousGoodTag(history, "v2")).toBe("v0");
+    expect(previousGoodTag(history, "v3")).toBe("v2");
+  });
+
+  test("ignores refreshes and destroys", () => {
+    expect(
+      previousGoodTag([{ kind: "refresh", result: "succeeded", config: { "deep-calm-deploy:imageTag": "v1" } }, update("v2")], "v3"),
+    ).toBe("v2");
+  });
+
+  test("nothing earlier gives undefined", () => {
+    expect(previousGoodTag([update("v1")], "v1")).toBeUndefined();
+    expect(previousGoodTag([], "v1")).toBeUndefined();
+  });
+});
+
+describe("parseArgs", () => {
+  test("stack and optional --to", () => {
+    expect(parseArgs(["dev"])).toEqual({ stack: "dev" });
+    expect(parseArgs(["test", "--to", "v0.2.0"])).toEqual({ stack: "test", to: "v0.2.0" });
+  });
+
+  test("bad input is refused before pulumi runs", () => {
+    expect(() => parseArgs([])).toThrow("usage: npm run rollback -- <stack> [--to <tag>]");
+    expect(() => parseArgs(["staging"])).toThrow('stack: "staging" is not allowed');
+    expect(() => parseArgs(["dev", "--to", "$(id)"])).toThrow('--to: "$(id)" is not allowed');
+    expect(() => parseArgs(["dev", "--force"])).toThrow("unexpected arguments: --force");
+  });
+});
