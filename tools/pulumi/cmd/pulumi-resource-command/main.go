@@ -4,9 +4,12 @@
 // served by the Go module proxy reachable here.
 //
 // It implements command:local:Command (create/update/delete, dir,
-// environment, interpreter, stdin, triggers, addPreviousOutputInEnv) and the
-// command:local:run invoke. Remote commands, assets and archives are not
-// implemented and fail with a clear error.
+// environment, interpreter, stdin, triggers, addPreviousOutputInEnv), the
+// command:local:run invoke, command:remote:Command (over SSH: host, port, user,
+// privateKey, password, agent, hostKey, dialErrorLimit, perDialTimeout; no proxy)
+// and command:remote:CopyToRemote (an asset is written to remotePath, an
+// archive is extracted into it with tar). Local assetPaths/archivePaths,
+// remote CopyFile and connection.proxy are not implemented and fail clearly.
 package main
 
 import (
@@ -34,8 +37,10 @@ import (
 var version = "1.2.1"
 
 const (
-	commandType = "command:local:Command"
-	runToken    = "command:local:run"
+	localCommandType  = "command:local:Command"
+	remoteCommandType = "command:remote:Command"
+	copyToRemoteType  = "command:remote:CopyToRemote"
+	runToken          = "command:local:run"
 )
 
 // Inputs that are not passed back as-is; everything else is compared by Diff.
@@ -91,16 +96,27 @@ func (p *commandProvider) Configure(
 	return &pulumirpc.ConfigureResponse{SupportsPreview: true}, nil
 }
 
-func checkType(urn string) error {
-	if t := string(resource.URN(urn).Type()); t == commandType {
-		return nil
+func checkType(urn string) (string, error) {
+	switch t := string(resource.URN(urn).Type()); t {
+	case localCommandType, remoteCommandType, copyToRemoteType:
+		return t, nil
 	}
-	return status.Errorf(codes.Unimplemented,
-		"this build of the command provider only implements %s (got %s)", commandType, urn)
+	return "", status.Errorf(codes.Unimplemented,
+		"this build of the command provider implements only %s, %s and %s (got %s)",
+		localCommandType, remoteCommandType, copyToRemoteType, urn)
+}
+
+// runFor runs a command line locally or over SSH, depending on the resource type.
+func runFor(ctx context.Context, typ, line string, in resource.PropertyMap, env []string) (string, string, error) {
+	if typ == remoteCommandType {
+		return runRemote(ctx, line, in, env)
+	}
+	return run(ctx, line, in, env)
 }
 
 func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
-	if err := checkType(req.GetUrn()); err != nil {
+	typ, err := checkType(req.GetUrn())
+	if err != nil {
 		return nil, err
 	}
 	news, err := unmarshal(req.GetNews())
@@ -108,6 +124,9 @@ func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) 
 		return nil, err
 	}
 	var failures []*pulumirpc.CheckFailure
+	if typ != localCommandType {
+		return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
+	}
 	for _, k := range []resource.PropertyKey{"assetPaths", "archivePaths"} {
 		if v, ok := news[k]; ok && !v.IsNull() {
 			failures = append(failures, &pulumirpc.CheckFailure{
@@ -267,7 +286,8 @@ func withOutputs(in resource.PropertyMap, stdout, stderr string, computed bool) 
 }
 
 func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateRequest) (*pulumirpc.CreateResponse, error) {
-	if err := checkType(req.GetUrn()); err != nil {
+	typ, err := checkType(req.GetUrn())
+	if err != nil {
 		return nil, err
 	}
 	in, err := unmarshal(req.GetProperties())
@@ -278,13 +298,22 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 	if !req.GetPreview() {
 		id = uuid.NewString()
 	}
+	if typ == copyToRemoteType {
+		if !req.GetPreview() {
+			if err := copyToRemote(ctx, in); err != nil {
+				return nil, err
+			}
+		}
+		props, err := marshal(in)
+		return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
+	}
 	if req.GetPreview() {
 		props, err := marshal(withOutputs(in, "", "", true))
 		return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
 	}
 	var stdout, stderr string
 	if line := str(in, "create"); line != "" {
-		if stdout, stderr, err = run(ctx, line, in, nil); err != nil {
+		if stdout, stderr, err = runFor(ctx, typ, line, in, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -293,7 +322,8 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 }
 
 func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
-	if err := checkType(req.GetUrn()); err != nil {
+	typ, err := checkType(req.GetUrn())
+	if err != nil {
 		return nil, err
 	}
 	in, err := unmarshal(req.GetNews())
@@ -303,6 +333,15 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 	olds, err := unmarshal(req.GetOlds())
 	if err != nil {
 		return nil, err
+	}
+	if typ == copyToRemoteType {
+		if !req.GetPreview() {
+			if err := copyToRemote(ctx, in); err != nil {
+				return nil, err
+			}
+		}
+		props, err := marshal(in)
+		return &pulumirpc.UpdateResponse{Properties: props}, err
 	}
 	if req.GetPreview() {
 		props, err := marshal(withOutputs(in, "", "", true))
@@ -314,7 +353,7 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 	}
 	var stdout, stderr string
 	if line != "" {
-		if stdout, stderr, err = run(ctx, line, in, previousOutputEnv(in, olds)); err != nil {
+		if stdout, stderr, err = runFor(ctx, typ, line, in, previousOutputEnv(in, olds)); err != nil {
 			return nil, err
 		}
 	}
@@ -327,8 +366,16 @@ func (p *commandProvider) Delete(ctx context.Context, req *pulumirpc.DeleteReque
 	if err != nil {
 		return nil, err
 	}
+	typ, err := checkType(req.GetUrn())
+	if err != nil {
+		return nil, err
+	}
+	if typ == copyToRemoteType {
+		// As upstream: copied files are left on the host.
+		return &pbempty.Empty{}, nil
+	}
 	if line := str(state, "delete"); line != "" {
-		if _, _, err := run(ctx, line, state, previousOutputEnv(state, state)); err != nil {
+		if _, _, err := runFor(ctx, typ, line, state, previousOutputEnv(state, state)); err != nil {
 			return nil, err
 		}
 	}
