@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Lints every GitHub Actions workflow with actionlint (installed into .engine/bin when missing).
+# actionlint runs shellcheck on each `run:` block when shellcheck is on PATH.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-actionlint.sh
+if ! command -v shellcheck >/dev/null 2>&1; then
+  echo "actionlint: shellcheck is missing, so run: blocks would go unchecked; apt-get install -y shellcheck" >&2
+  exit 1
+fi
+shopt -s nullglob
+workflows=(.github/workflows/*.yml .github/workflows/*.yaml)
+if [ "${#workflows[@]}" -eq 0 ]; then
+  echo "actionlint: no workflows in .github/workflows" >&2
+  exit 1
+fi
+.engine/bin/actionlint -color=never "${workflows[@]}"
+echo "actionlint: ${#workflows[@]} workflows clean"
