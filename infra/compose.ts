@@ -86,7 +86,8 @@ export class ComposeProject extends pulumi.ComponentResource {
 
     const dirs = new command.remote.Command(
       `${name}-dirs`,
-      { connection, create: shellJoin(makeDirsArgv(this.dir)), triggers: [this.dir] },
+      // Destroying the stack removes the env's directory, after everything in it was removed.
+      { connection, create: shellJoin(makeDirsArgv(this.dir)), delete: shellJoin(["rm", "-rf", "--", this.dir]), triggers: [this.dir] },
       child,
     );
     const afterDirs = { parent: this, dependsOn: [dirs] };

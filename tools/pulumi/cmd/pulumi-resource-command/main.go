@@ -204,7 +204,8 @@ func (p *commandProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*
 		case !hasNew:
 			kind = pulumirpc.PropertyDiff_DELETE
 		}
-		if name == "triggers" {
+		// As in pulumi-command: new triggers replace the resource unless it has an update command.
+		if name == "triggers" && str(news, "update") == "" {
 			kind += pulumirpc.PropertyDiff_ADD_REPLACE - pulumirpc.PropertyDiff_ADD
 			resp.Replaces = append(resp.Replaces, name)
 		}

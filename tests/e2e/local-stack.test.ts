@@ -1,0 +1,123 @@
+/**
+ * End to end with the real engine: `pulumi up` of the local stack against the local target
+ * (scripts/local-target.sh up, scripts/demo-images.sh and scripts/install-engine.sh must have run;
+ * npm test does all three).
+ */
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { PROJECT_DIR, pulumi } from "../../scripts/lib/pulumi";
+
+jest.setTimeout(300_000);
+
+const FRONT = "http://127.0.0.1:8080";
+const DEPLOY_LOG = "/opt/deep-calm/local/deploy.log";
+
+function deployLogLines(): number {
+  try {
+    return readFileSync(DEPLOY_LOG, "utf8")
+      .split("\n")
+      .filter((l) => l.trim() !== "").length;
+  } catch {
+    return 0;
+  }
+}
+
+async function serving(): Promise<string> {
+  const res = await fetch(`${FRONT}/version`, { signal: AbortSignal.timeout(5000) });
+  return `${res.status} ${(await res.text()).trim()}`;
+}
+
+function setTag(tag: string): void {
+  const set = pulumi("local", ["config", "set", "imageTag", tag], { config: true });
+  expect(set.stderr).toBe("");
+}
+
+function up(): { status: number; out: string } {
+  const run = pulumi("local", ["up", "--yes", "--skip-preview", "--color", "never"], { config: true });
+  return { status: run.status, out: run.stdout + run.stderr };
+}
+
+function releaseOutput(): Record<string, unknown> {
+  return JSON.parse(pulumi("local", ["stack", "output", "release", "--json"]).stdout) as Record<string, unknown>;
+}
+
+/** The resources a preview would change, by name, from `pulumi preview --json`. */
+function previewChanges(): string[] {
+  const run = pulumi("local", ["preview", "--json"], { config: true });
+  expect(run.status).toBe(0);
+  const steps = (JSON.parse(run.stdout) as { steps?: { op: string; urn: string }[] }).steps ?? [];
+  return steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
+}
+
+beforeAll(() => {
+  // A clean slate: whatever an earlier run or the demo left is destroyed through pulumi itself.
+  pulumi("local", ["cancel", "--yes"]);
+  const destroy = pulumi("local", ["destroy", "--yes", "--skip-preview"], { config: true });
+  expect(destroy.status).toBe(0);
+});
+
+test("v1 up: the release serves through nginx", async () => {
+  setTag("v1");
+  const run = up();
+  expect(run.out).toContain("Resources:");
+  expect(run.status).toBe(0);
+  expect(releaseOutput()).toMatchObject({ ok: true, action: "deploy", env: "local", tag: "v1" });
+  expect(await serving()).toBe("200 v1");
+});
+
+test("imageTag v2: preview shows only the release changing, up deploys it", async () => {
+  setTag("v2");
+  expect(previewChanges()).toEqual(["update local-release-deploy"]);
+  const run = up();
+  expect(run.status).toBe(0);
+  expect(releaseOutput()).toMatchObject({ ok: true, tag: "v2", previous: { tag: "v1" } });
+  expect(await serving()).toBe("200 v2");
+});
+
+test("a no-op up changes nothing and runs nothing on the host", () => {
+  const before = deployLogLines();
+  expect(previewChanges()).toEqual([]);
+  const run = up();
+  expect(run.status).toBe(0);
+  expect(run.out).not.toMatch(/[~+-]\s*\d+ (to )?(update|create|delete|replace)/);
+  expect(deployLogLines()).toBe(before);
+});
+
+test("a bad release fails pulumi up with the reason; the old release keeps serving; a later good up succeeds", async () => {
+  setTag("bad-unhealthy");
+  const bad = up();
+  expect(bad.status).not.toBe(0);
+  expect(bad.out).toMatch(/health/i);
+  expect(await serving()).toBe("200 v2");
+  setTag("v3");
+  const good = up();
+  expect(good.status).toBe(0);
+  expect(await serving()).toBe("200 v3");
+});
+
+test("the rollback command returns to the previous good release through pulumi up", async () => {
+  const run = spawnSync("npx", ["tsx", "scripts/rollback.ts", "local"], { cwd: PROJECT_DIR, encoding: "utf8" });
+  expect(run.stdout).toContain("rolling local back: v3 -> v2");
+  expect(run.status).toBe(0);
+  expect(await serving()).toBe("200 v2");
+  expect(pulumi("local", ["config", "get", "imageTag"], { config: true }).stdout.trim()).toBe("v2");
+});
+
+test("stack history lists each update", () => {
+  const history = JSON.parse(pulumi("local", ["stack", "history", "--output", "json", "--page-size", "50"]).stdout) as {
+    kind: string;
+    result: string;
+  }[];
+  const updates = history.filter((h) => h.kind === "update");
+  expect(updates.map((h) => h.result).slice(0, 6)).toEqual(["succeeded", "succeeded", "failed", "succeeded", "succeeded", "succeeded"]);
+});
+
+test("destroy removes everything the stack created on the host", async () => {
+  const run = pulumi("local", ["destroy", "--yes", "--skip-preview"], { config: true });
+  expect(run.status).toBe(0);
+  const left = spawnSync("docker", ["ps", "-a", "--filter", "label=deep-calm.env=local", "--format", "{{.Names}}"], { encoding: "utf8" });
+  expect(left.stdout.trim()).toBe("");
+  expect(() => readFileSync(join("/opt/deep-calm/local/nginx", "enabled.conf"))).toThrow();
+  await expect(serving()).rejects.toThrow();
+});
