@@ -164,6 +164,12 @@ export class TestEnv {
     }
   }
 
+  /** Leaves nothing behind: containers, the env directory, its nginx site. */
+  async teardown(): Promise<void> {
+    await local("docker", ["rm", "-f", ...this.ports.map((p) => this.containerName(p))]);
+    await sshRun(["bash", "-c", 'rm -rf "$1"; sudo -n /usr/sbin/nginx -t 2>/dev/null && sudo -n /usr/sbin/nginx -s reload', "x", this.dir]);
+  }
+
   async put(file: string, content: string, mode = "0644"): Promise<void> {
     const r = await sshRun(["bash", "-c", 'umask 077; cat >"$1"; chmod "$2" "$1"', "put", file, mode], content);
     if (r.code !== 0) throw new Error(`upload of ${file} failed: ${r.stderr}`);

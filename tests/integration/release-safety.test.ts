@@ -26,6 +26,10 @@ beforeAll(async () => {
   expect(first.code).toBe(0);
 });
 
+afterAll(async () => {
+  await env.teardown();
+});
+
 describe("bad arguments: exit 2, the reason names option and value, nothing changes", () => {
   const digest = () => imageDigests()["v2"];
   const cases: [string, () => string[], RegExp][] = [
