@@ -1,0 +1,272 @@
+import * as pulumi from "@pulumi/pulumi";
+import { ReleaseResult } from "../release";
+import { DeploymentLog, WriteOutcome } from "./log";
+import { DeploymentRecord, DeploymentStatus, currentRunId, deployIdFor } from "./record";
+import { redact, redactedTail } from "./redact";
+import { NotifyOutcome, TelegramNotifier, formatTelegramMessage } from "./telegram";
+
+/** What the program knows about a deploy besides the release command's own result. */
+export interface DeploymentContext {
+  env: string;
+  /** The environment's public URL, for the message. */
+  url?: string;
+  /** Who deployed: GitHub actor or local user. */
+  who?: string;
+  /** App commit sha the image was built from. */
+  commit?: string;
+  /** ISO time of the app commit, for lead time. */
+  committedAt?: string;
+  /** First line of the app commit message. */
+  commitSubject?: string;
+  /** Link to this run's logs (CI run URL). */
+  logsUrl?: string;
+  /** The configured image tag, used when the release printed no result. */
+  tag?: string;
+  /** The configured image digest, likewise. */
+  digest?: string;
+  /** Where records go; without one nothing is recorded. */
+  log?: DeploymentLog;
+  /** Where messages go; without one nothing is sent. */
+  notifier?: TelegramNotifier;
+  /** Shared by all records of this program run; default DEEP_CALM_DEPLOY_ID, the GitHub run, or a UUID. */
+  runId?: string;
+  /** Exact secret values to keep out of logs and messages. */
+  secrets?: readonly string[];
+  /** Where logging and notification trouble is reported; default pulumi.log.warn. */
+  report?: (message: string) => void;
+}
+
+/** What one hook call did; returned so tests (and callers) can see it. */
+export interface HookOutcome {
+  record?: DeploymentRecord;
+  message?: string;
+  write?: WriteOutcome;
+  notify?: NotifyOutcome;
+  /** Set when the hook skipped the event (preview, delete, no result). */
+  skipped?: string;
+}
+
+/** The subset of the SDK's ResourceHookArgs the hooks read. */
+export type AfterDeployArgs = Pick<pulumi.ResourceHookArgs, "name" | "newOutputs">;
+/** The subset of the SDK's ErrorHookArgs the hooks read. */
+export type DeployErrorArgs = Pick<pulumi.ErrorHookArgs, "name" | "failedOperation" | "errors" | "oldOutputs">;
+
+/** Resolves a hook value that may arrive as a secret Output. */
+async function plain(value: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) {
+    return new Promise((resolve) => {
+      (value as pulumi.Output<unknown>).apply((v) => {
+        resolve(v);
+        return v;
+      });
+    });
+  }
+  return value;
+}
+
+/** The last JSON result line dc-release printed in `text`, if any. */
+export function findReleaseResult(text: string): ReleaseResult | undefined {
+  const lines = text.split("\n").map((l) => l.trim());
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i] ?? "";
+    const start = line.indexOf('{"ok":');
+    if (start < 0) {
+      continue;
+    }
+    try {
+      const value: unknown = JSON.parse(line.slice(start));
+      if (value !== null && typeof value === "object" && "ok" in value) {
+        return value as ReleaseResult;
+      }
+    } catch {
+      continue;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * success, or rolled_back when the release went back: dc-release's own `rollback` action, or a
+ * deploy whose digest already served this env (in `servedDigests`) and is not what served just before.
+ */
+export function classifyRelease(result: ReleaseResult, servedDigests: ReadonlySet<string>): DeploymentStatus {
+  if (result.action === "rollback") {
+    return "rolled_back";
+  }
+  const digest = result.digest ?? undefined;
+  const previous = result.previous?.digest ?? undefined;
+  if (digest !== undefined && previous !== undefined && digest !== previous && result.changed !== false && servedDigests.has(digest)) {
+    return "rolled_back";
+  }
+  return "success";
+}
+
+/** The tag dc-release says is serving after the attempt. */
+function servingTag(result: ReleaseResult | undefined): string | undefined {
+  const serving = result?.serving;
+  if (serving !== null && typeof serving === "object" && typeof (serving as { tag?: unknown }).tag === "string") {
+    return (serving as { tag: string }).tag;
+  }
+  return undefined;
+}
+
+/** The one-line reason of a failure: dc-release's reason, else the first line of the engine's error. */
+export function failureReason(result: ReleaseResult | undefined, errorText: string): string {
+  if (typeof result?.reason === "string" && result.reason !== "") {
+    return result.reason;
+  }
+  const first = errorText.split("\n").find((l) => l.trim() !== "") ?? "";
+  return first.trim() === "" ? "the release command failed without a message" : first.trim();
+}
+
+/**
+ * Turns release-command lifecycle events into deployment records and Telegram messages.
+ * Nothing here throws: trouble is reported and returned, and the deploy goes on.
+ */
+export class DeploymentRecorder {
+  readonly runId: string;
+  private readonly ctx: DeploymentContext;
+
+  constructor(ctx: DeploymentContext) {
+    this.ctx = ctx;
+    this.runId = ctx.runId ?? currentRunId();
+  }
+
+  /** After create or update of the release command: success or rolled_back. */
+  async afterDeploy(args: AfterDeployArgs): Promise<HookOutcome> {
+    try {
+      const stdout = await plain(args.newOutputs?.stdout);
+      const result = typeof stdout === "string" ? findReleaseResult(stdout) : undefined;
+      if (result === undefined) {
+        const skipped = "the release printed no JSON result; nothing recorded";
+        this.report(skipped);
+        return { skipped };
+      }
+      const served = await this.servedDigests();
+      const status = classifyRelease(result, served);
+      const record = this.record(args.name, status, result, typeof stdout === "string" ? stdout : "");
+      if (status === "rolled_back") {
+        record.rollbackFrom = result.previous?.tag ?? null;
+      }
+      return await this.deliver(record, {});
+    } catch (err) {
+      return this.unexpected(err);
+    }
+  }
+
+  /** When the release command fails: a failed record with the reason and the tail of the output. */
+  async afterError(args: DeployErrorArgs): Promise<HookOutcome> {
+    try {
+      if (args.failedOperation === "delete") {
+        return { skipped: "delete failures are not deploys" };
+      }
+      const errorText = args.errors[0] ?? "";
+      const result = findReleaseResult(errorText);
+      const record = this.record(args.name, "failed", result, errorText);
+      const revertedTo = servingTag(result) ?? (result?.rolledBack ? result.previous?.tag : undefined);
+      return await this.deliver(record, {
+        reason: failureReason(result, errorText),
+        ...(typeof revertedTo === "string" && revertedTo !== "" ? { revertedTo } : {}),
+      });
+    } catch (err) {
+      return this.unexpected(err);
+    }
+  }
+
+  /** The SDK's hook option: afterCreate/afterUpdate record success, onError records the failure. */
+  hookBinding(): pulumi.ResourceHookBinding {
+    const env = this.ctx.env;
+    const after = new pulumi.ResourceHook(`${env}-deployment-recorded`, async (args) => {
+      await this.afterDeploy(args);
+    });
+    const failed = new pulumi.ErrorHook(`${env}-deployment-failure-recorded`, async (args) => {
+      await this.afterError(args);
+      // A release failure is final: dc-release already rolled back; retrying would deploy again.
+      return false;
+    });
+    return { afterCreate: [after], afterUpdate: [after], onError: [failed] };
+  }
+
+  private record(name: string, status: DeploymentStatus, result: ReleaseResult | undefined, output: string): DeploymentRecord {
+    const now = new Date().toISOString();
+    const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+    const tag = str(result?.tag) ?? this.ctx.tag ?? "unknown";
+    const durationMs = typeof result?.durationMs === "number" ? result.durationMs : null;
+    return {
+      deployId: deployIdFor(this.runId, this.ctx.env, name),
+      env: this.ctx.env,
+      tag,
+      digest: str(result?.digest) ?? this.ctx.digest ?? null,
+      commit: this.ctx.commit ?? null,
+      committedAt: this.ctx.committedAt ?? null,
+      status,
+      deployedBy: this.ctx.who ?? null,
+      startedAt: str(result?.startedAt) ?? now,
+      finishedAt: str(result?.finishedAt) ?? now,
+      deployedAt: str(result?.finishedAt) ?? now,
+      durationMs,
+      rollbackFrom: null,
+      logs: redactedTail(output, 40, 4000, this.ctx.secrets ?? []),
+    };
+  }
+
+  private async deliver(record: DeploymentRecord, extra: { reason?: string; revertedTo?: string }): Promise<HookOutcome> {
+    const outcome: HookOutcome = { record };
+    if (this.ctx.log) {
+      outcome.write = await this.ctx.log.write(record);
+      if (outcome.write.problem) {
+        this.report(`deployment log: ${outcome.write.problem}`);
+      }
+    }
+    outcome.message = formatTelegramMessage(record, {
+      ...(this.ctx.url ? { url: this.ctx.url } : {}),
+      ...(this.ctx.commitSubject ? { commitSubject: this.ctx.commitSubject } : {}),
+      ...(this.ctx.logsUrl ? { logsUrl: this.ctx.logsUrl } : {}),
+      ...extra,
+      secrets: this.ctx.secrets ?? [],
+    });
+    if (this.ctx.notifier) {
+      outcome.notify = await this.ctx.notifier.send(outcome.message);
+      if (!outcome.notify.sent) {
+        this.report(`Telegram: message not sent after ${outcome.notify.attempts} attempt(s): ${outcome.notify.problem ?? "unknown"}`);
+      }
+    }
+    return outcome;
+  }
+
+  private async servedDigests(): Promise<Set<string>> {
+    if (!this.ctx.log) {
+      return new Set();
+    }
+    try {
+      return new Set(await this.ctx.log.servedDigests(this.ctx.env));
+    } catch (err) {
+      this.report(`deployment log: cannot tell a rollback from a deploy (recorded as success): ${this.describe(err)}`);
+      return new Set();
+    }
+  }
+
+  private unexpected(err: unknown): HookOutcome {
+    const problem = `deployment recording failed: ${this.describe(err)}`;
+    this.report(problem);
+    return { skipped: problem };
+  }
+
+  private describe(err: unknown): string {
+    return redact(err instanceof Error ? err.message : String(err), this.ctx.secrets ?? []);
+  }
+
+  private report(message: string): void {
+    const line = redact(message, this.ctx.secrets ?? []);
+    try {
+      (this.ctx.report ?? ((m: string) => void pulumi.log.warn(m)))(line);
+    } catch {
+      // Reporting is best effort by definition.
+    }
+  }
+}
+
+/** The resource options to attach to the release command: `{ hooks }` recording every attempt. */
+export function deploymentHooks(ctx: DeploymentContext): { hooks: pulumi.ResourceHookBinding } {
+  return { hooks: new DeploymentRecorder(ctx).hookBinding() };
+}
