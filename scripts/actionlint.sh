@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Lints every GitHub Actions workflow with actionlint (installed into .engine/bin when missing).
+# Lints every GitHub Actions workflow with actionlint (installed into .engine/bin when missing),
+# and the app repo's notify workflow shipped in docs/.
 # actionlint runs shellcheck on each `run:` block when shellcheck is on PATH.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,5 +16,6 @@ if [ "${#workflows[@]}" -eq 0 ]; then
   echo "actionlint: no workflows in .github/workflows" >&2
   exit 1
 fi
-.engine/bin/actionlint -color=never "${workflows[@]}"
+workflows+=(docs/app-repo-notify.yml)
+.engine/bin/actionlint -no-color "${workflows[@]}"
 echo "actionlint: ${#workflows[@]} workflows clean"
