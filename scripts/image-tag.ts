@@ -3,6 +3,7 @@
  *   tsx scripts/image-tag.ts check <tag>                        validate a tag (infra/tag.ts rules)
  *   tsx scripts/image-tag.ts set <stack> <tag> [--digest <d>]   write imageTag (and imageDigest) in place
  *   tsx scripts/image-tag.ts get <stack>                        print the stack file's imageTag
+ *   tsx scripts/image-tag.ts unpin <stack>                      drop imageDigest (before a rollback)
  * `set` keeps the file's comments and order, refuses tags the app repo moves (a branch, X.Y, pr-N),
  * and drops a stale imageDigest when no digest is given. Bad input exits 2 with the reason.
  */
@@ -15,7 +16,7 @@ import { ImageTag, parseImageTag } from "../infra/tag";
 import { profileFor } from "../stacks/config";
 
 const PROJECT_DIR = join(__dirname, "..");
-const USAGE = "usage: image-tag.ts check <tag> | set <stack> <tag> [--digest sha256:<64 hex>] | get <stack>";
+const USAGE = "usage: image-tag.ts check <tag> | set <stack> <tag> [--digest sha256:<64 hex>] | get <stack> | unpin <stack>";
 
 /** A tag that names one image for good: sha-…, vX.Y.Z, X.Y.Z or <branch>-<sha7>. */
 export function desiredTag(key: string, value: unknown): ImageTag {
@@ -48,6 +49,16 @@ export function withImageTag(stackFile: string, project: string, tag: string, di
   return doc.toString();
 }
 
+/** The stack file without imageDigest, so the digest of whatever tag comes next is resolved afresh. */
+export function withoutDigest(stackFile: string, project: string): string {
+  const doc = parseDocument(stackFile);
+  if (!doc.hasIn(["config", `${project}:imageDigest`])) {
+    return stackFile;
+  }
+  doc.deleteIn(["config", `${project}:imageDigest`]);
+  return doc.toString();
+}
+
 /** The imageTag a stack file holds, or undefined. */
 export function imageTagOf(stackFile: string, project: string): string | undefined {
   const value: unknown = parseDocument(stackFile).getIn(["config", `${project}:imageTag`]);
@@ -75,6 +86,15 @@ export function run(argv: string[]): string {
   if (command === "get" && rest.length === 1) {
     const tag = imageTagOf(readFileSync(stackFile(rest[0] ?? ""), "utf8"), projectName());
     return parseImageTag("imageTag", tag).tag;
+  }
+  if (command === "unpin" && rest.length === 1) {
+    const path = stackFile(rest[0] ?? "");
+    const before = readFileSync(path, "utf8");
+    const after = withoutDigest(before, projectName());
+    if (after !== before) {
+      writeFileSync(path, after);
+    }
+    return after === before ? `Pulumi.${rest[0]}.yaml pins no digest` : `Pulumi.${rest[0]}.yaml no longer pins a digest`;
   }
   if (command === "set" && (rest.length === 2 || (rest.length === 4 && rest[2] === "--digest"))) {
     const [stack = "", value] = rest;

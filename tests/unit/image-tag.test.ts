@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { desiredTag, imageTagOf, withImageTag } from "../../scripts/image-tag";
+import { desiredTag, imageTagOf, withImageTag, withoutDigest } from "../../scripts/image-tag";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const STACK_FILE = [
@@ -28,6 +28,12 @@ describe("withImageTag", () => {
 
   test("adds a config section to an empty file", () => {
     expect(withImageTag("", "p", "v1.0.0")).toBe("config:\n  p:imageTag: v1.0.0\n");
+  });
+
+  test("withoutDigest unpins, keeping everything else, and leaves an unpinned file as it is", () => {
+    const pinned = withImageTag(STACK_FILE, "deep-calm-deploy", "sha-0000000", DIGEST);
+    expect(withoutDigest(pinned, "deep-calm-deploy")).toBe(STACK_FILE);
+    expect(withoutDigest(STACK_FILE, "deep-calm-deploy")).toBe(STACK_FILE);
   });
 
   test("reads the tag back", () => {
