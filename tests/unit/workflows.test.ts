@@ -138,6 +138,10 @@ describe("triggers", () => {
     expect(deploy.jobs["record-test"]?.needs).toBe("deploy-test");
   });
 
+  test("deploy: dev's own deploy steps aside when Pulumi Deployments drives dev", () => {
+    expect(byName("deploy.yml").jobs["deploy-dev"]?.if).toContain("vars.DEPLOY_DRIVER != 'pulumi-deployments'");
+  });
+
   test("deploy: health and smoke checks against the stack's url output; test with basic auth from its secret", () => {
     const deploy = byName("deploy.yml");
     for (const [name, paths] of [
@@ -160,9 +164,13 @@ describe("triggers", () => {
     expect(inputs.tag).toMatchObject({ type: "string", required: false });
     const job = rollback.jobs.rollback as Job;
     expect(environmentOf(job)).toBe("${{ inputs.environment }}");
-    const run = job.steps?.map((s) => s.run ?? "").join("\n");
+    const run = (job.steps ?? []).map((s) => s.run ?? "").join("\n");
     expect(run).toContain('npm run rollback -- "$ENV_NAME" --to "$TO_TAG"');
     expect(run).toContain('npm run rollback -- "$ENV_NAME"\n');
+    expect(run.indexOf('image-tag.ts unpin "$ENV_NAME"')).toBeGreaterThan(-1);
+    expect(run.indexOf('image-tag.ts unpin "$ENV_NAME"')).toBeLessThan(run.indexOf("npm run rollback"));
+    const record = rollback.jobs.record?.steps?.find((s) => s.run?.includes("commit-desired-tag.sh"));
+    expect(record?.env?.TAG).toBe("${{ needs.rollback.outputs.tag }}");
   });
 });
 
