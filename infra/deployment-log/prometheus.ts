@@ -106,6 +106,11 @@ export async function startMetricsServer(load: () => Promise<DeploymentRecord[]>
   return {
     server,
     url: `http://${host}:${address.port}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        // Scrapers keep connections alive; without this close() waits for them.
+        server.closeAllConnections();
+      }),
   };
 }
