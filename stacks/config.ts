@@ -87,6 +87,8 @@ export interface StackConfig {
   appEnvironment: Record<string, string>;
   telegramChatId: string;
   github: { repository: string; appRepository: string; reviewerIds: number[]; codeOwners: string[] };
+  /** Pulumi Deployments push-to-deploy, when enabled (raw values; PushToDeploy validates them). */
+  pushToDeploy?: { organization: string; repository: string; branch: string };
 }
 
 export function profileFor(stack: string): StackProfile {
@@ -190,6 +192,7 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
     );
   }
   const accessories = bool("accessories", get("accessories"));
+  const pushToDeploy = bool("pushToDeploy", get("pushToDeploy"));
   const root = v.absoluteDir("hostRoot", get("hostRoot"));
   return {
     profile,
@@ -249,6 +252,13 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
         return e;
       }),
     },
+    pushToDeploy: pushToDeploy
+      ? {
+          organization: String(get("pushToDeployOrganization", "")),
+          repository: String(get("pushToDeployRepository", "")),
+          branch: String(get("pushToDeployBranch", "main")),
+        }
+      : undefined,
   };
 }
 

@@ -7,6 +7,7 @@ import { validateFor } from "../infra/errors";
 import { AppRepoFiles, GithubEnvironment } from "../infra/github";
 import { HostTarget } from "../infra/host";
 import { Image } from "../infra/image";
+import { PushToDeploy } from "../infra/pulumi-deployments";
 import { Release, ReleaseResult } from "../infra/release";
 import { renderComposeFile, renderEnvFile, renderHtpasswd, renderNetrc, renderNginxSite } from "../infra/render";
 import { ConfigReader, StackConfig, loadPrivateKey, loadStackConfig } from "./config";
@@ -156,6 +157,20 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
           deployTags: cfg.profile.deployTags,
           secrets,
           variables: { [`${upper}_URL`]: cfg.publicUrl },
+        },
+        child,
+      );
+    }
+    if (cfg.pushToDeploy) {
+      const { organization, repository, branch } = cfg.pushToDeploy;
+      const owner = new pulumi.Config("github").get("owner") ?? "";
+      new PushToDeploy(
+        `${env}-push-to-deploy`,
+        {
+          organization: organization === "" ? pulumi.getOrganization() : organization,
+          stack: env,
+          repository: repository === "" ? `${owner}/${cfg.github.repository}` : repository,
+          branch,
         },
         child,
       );

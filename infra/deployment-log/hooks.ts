@@ -51,8 +51,8 @@ export type AfterDeployArgs = Pick<pulumi.ResourceHookArgs, "name" | "newOutputs
 /** The subset of the SDK's ErrorHookArgs the hooks read. */
 export type DeployErrorArgs = Pick<pulumi.ErrorHookArgs, "name" | "failedOperation" | "errors" | "oldOutputs">;
 
-/** Resolves a hook value that may arrive as a secret Output. */
-async function plain(value: unknown): Promise<unknown> {
+/** Resolves a value that may be an Output (hook args carry secrets as Outputs; config secrets are Outputs). */
+export async function plain(value: unknown): Promise<unknown> {
   if (pulumi.Output.isInstance(value)) {
     return new Promise((resolve) => {
       (value as pulumi.Output<unknown>).apply((v) => {
@@ -175,16 +175,7 @@ export class DeploymentRecorder {
 
   /** The SDK's hook option: afterCreate/afterUpdate record success, onError records the failure. */
   hookBinding(): pulumi.ResourceHookBinding {
-    const env = this.ctx.env;
-    const after = new pulumi.ResourceHook(`${env}-deployment-recorded`, async (args) => {
-      await this.afterDeploy(args);
-    });
-    const failed = new pulumi.ErrorHook(`${env}-deployment-failure-recorded`, async (args) => {
-      await this.afterError(args);
-      // A release failure is final: dc-release already rolled back; retrying would deploy again.
-      return false;
-    });
-    return { afterCreate: [after], afterUpdate: [after], onError: [failed] };
+    return releaseHookBinding(this.ctx.env, () => Promise.resolve(this));
   }
 
   private record(name: string, status: DeploymentStatus, result: ReleaseResult | undefined, output: string): DeploymentRecord {
@@ -264,6 +255,30 @@ export class DeploymentRecorder {
       // Reporting is best effort by definition.
     }
   }
+}
+
+/**
+ * Named hooks for the release command of `env` (names are unique per program, as the SDK requires);
+ * the recorder is obtained when a hook fires, so its settings may come from secret Outputs.
+ */
+export function releaseHookBinding(env: string, recorder: () => Promise<DeploymentRecorder>): pulumi.ResourceHookBinding {
+  // Recording must never fail a deploy: anything thrown is reported, and the engine is told to ignore hook errors too.
+  const guarded = async (run: (r: DeploymentRecorder) => Promise<unknown>): Promise<void> => {
+    try {
+      await run(await recorder());
+    } catch (err) {
+      void pulumi.log.warn(`deployment recording failed: ${redact(err instanceof Error ? err.message : String(err))}`);
+    }
+  };
+  const after = new pulumi.ResourceHook(`${env}-deployment-recorded`, (args) => guarded((r) => r.afterDeploy(args)), {
+    ignoreErrors: true,
+  });
+  const failed = new pulumi.ErrorHook(`${env}-deployment-failure-recorded`, async (args) => {
+    await guarded((r) => r.afterError(args));
+    // A release failure is final: dc-release already rolled back; retrying would deploy again.
+    return false;
+  });
+  return { afterCreate: [after], afterUpdate: [after], onError: [failed] };
 }
 
 /** The resource options to attach to the release command: `{ hooks }` recording every attempt. */

@@ -135,6 +135,14 @@ export interface NotifyOutcome {
   problem?: string;
 }
 
+/** One sendMessage call: delivered, or why not and whether another try may help. */
+interface AttemptResult {
+  ok: boolean;
+  retry: boolean;
+  problem: string;
+  retryAfterMs?: number;
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -167,7 +175,7 @@ export class TelegramNotifier {
     return { sent: false, attempts, problem };
   }
 
-  private async attempt(text: string): Promise<{ ok: true } | { ok: false; retry: boolean; problem: string; retryAfterMs?: number }> {
+  private async attempt(text: string): Promise<AttemptResult> {
     const base = (this.opts.apiBaseUrl ?? "https://api.telegram.org").replace(/\/+$/, "");
     const url = `${base}/bot${this.opts.token}/sendMessage`;
     const body = JSON.stringify({ chat_id: this.opts.chatId, text, parse_mode: "HTML", disable_web_page_preview: true });
@@ -186,7 +194,7 @@ export class TelegramNotifier {
         payload = { description: raw.slice(0, 200) };
       }
       if (res.ok && payload.ok !== false) {
-        return { ok: true };
+        return { ok: true, retry: false, problem: "" };
       }
       const problem = this.hide(`Telegram answered HTTP ${res.status}: ${payload.description ?? "no description"}`);
       const retryAfter = payload.parameters?.retry_after;

@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { PushToDeploy, PushToDeployArgs, branchRef, cloudName, githubRepository, triggersFor } from "../../infra/deployments";
+import { PushToDeploy, PushToDeployArgs, branchRef, cloudName, githubRepository, triggersFor } from "../../infra/pulumi-deployments";
 
 interface Recorded {
   type: string;

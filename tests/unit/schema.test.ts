@@ -22,7 +22,7 @@ test("the program reads exactly the declared keys", () => {
       stack,
       (key) => {
         read.add(key);
-        return BASE_CONFIG[stack]?.[key] ?? schema[key]?.default;
+        return key === "pushToDeploy" ? true : (BASE_CONFIG[stack]?.[key] ?? schema[key]?.default);
       },
       () => "",
     );

@@ -245,3 +245,23 @@ describe("outputs", () => {
     );
   });
 });
+
+describe("Pulumi Deployments push-to-deploy", () => {
+  test("dev deploys on push to main and previews PRs, declared in the stack itself", async () => {
+    const run = await runStack("dev", {
+      config: { pushToDeploy: true, pushToDeployOrganization: "deep-calm", pushToDeployRepository: "vasiliy-ivanov/deep-calm-deploy" },
+    });
+    expect(list(run)).toContain("pulumiservice:index:DeploymentSettings dev-push-to-deploy-settings");
+    expect(named(run, "dev-push-to-deploy-settings").inputs).toMatchObject({
+      organization: "deep-calm",
+      project: "deep-calm-deploy",
+      stack: "dev",
+      sourceContext: { git: { branch: "refs/heads/main" } },
+      vcs: { provider: "github", repository: "vasiliy-ivanov/deep-calm-deploy", deployCommits: true, previewPullRequests: true },
+    });
+  });
+
+  test("off by default", async () => {
+    expect(list(await runStack("dev")).filter((r) => r.includes("push-to-deploy"))).toEqual([]);
+  });
+});
