@@ -1,7 +1,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseResult } from "../release";
 import { DeploymentLog, WriteOutcome } from "./log";
-import { DeploymentRecord, DeploymentStatus, currentRunId, deployIdFor } from "./record";
+import { DeploymentRecord, DeploymentStatus, commitFromTag, currentRunId, deployIdFor } from "./record";
 import { redact, redactedTail } from "./redact";
 import { NotifyOutcome, TelegramNotifier, formatTelegramMessage } from "./telegram";
 
@@ -179,26 +179,32 @@ export class DeploymentRecorder {
   }
 
   private record(name: string, status: DeploymentStatus, result: ReleaseResult | undefined, output: string): DeploymentRecord {
-    const now = new Date().toISOString();
     const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
     const tag = str(result?.tag) ?? this.ctx.tag ?? "unknown";
     const durationMs = typeof result?.durationMs === "number" ? result.durationMs : null;
+    const finishedAt = str(result?.finishedAt) ?? new Date().toISOString();
+    const startedAt = str(result?.startedAt) ?? new Date(Date.parse(finishedAt) - (durationMs ?? 0)).toISOString();
     return {
       deployId: deployIdFor(this.runId, this.ctx.env, name),
       env: this.ctx.env,
       tag,
       digest: str(result?.digest) ?? this.ctx.digest ?? null,
-      commit: this.ctx.commit ?? null,
-      committedAt: this.ctx.committedAt ?? null,
+      // The configured commit describes the configured tag; another tag (a rollback) names its own.
+      commit: (this.isConfiguredTag(tag) ? this.ctx.commit : undefined) ?? commitFromTag(tag) ?? null,
+      committedAt: (this.isConfiguredTag(tag) ? this.ctx.committedAt : undefined) ?? null,
       status,
       deployedBy: this.ctx.who ?? null,
-      startedAt: str(result?.startedAt) ?? now,
-      finishedAt: str(result?.finishedAt) ?? now,
-      deployedAt: str(result?.finishedAt) ?? now,
+      startedAt,
+      finishedAt,
+      deployedAt: finishedAt,
       durationMs,
       rollbackFrom: null,
       logs: redactedTail(output, 40, 4000, this.ctx.secrets ?? []),
     };
+  }
+
+  private isConfiguredTag(tag: string): boolean {
+    return this.ctx.tag === undefined || this.ctx.tag === tag;
   }
 
   private async deliver(record: DeploymentRecord, extra: { reason?: string; revertedTo?: string }): Promise<HookOutcome> {
@@ -211,7 +217,7 @@ export class DeploymentRecorder {
     }
     outcome.message = formatTelegramMessage(record, {
       ...(this.ctx.url ? { url: this.ctx.url } : {}),
-      ...(this.ctx.commitSubject ? { commitSubject: this.ctx.commitSubject } : {}),
+      ...(this.ctx.commitSubject && this.isConfiguredTag(record.tag) ? { commitSubject: this.ctx.commitSubject } : {}),
       ...(this.ctx.logsUrl ? { logsUrl: this.ctx.logsUrl } : {}),
       ...extra,
       secrets: this.ctx.secrets ?? [],

@@ -54,6 +54,11 @@ export function currentRunId(environ: NodeJS.ProcessEnv = process.env): string {
   return randomUUID();
 }
 
+/** The app commit a `sha-<sha>` image tag names. */
+export function commitFromTag(tag: string | undefined): string | undefined {
+  return /^sha-([0-9a-f]{7,40})$/.exec(tag ?? "")?.[1];
+}
+
 /** Checks a parsed value is a record (used for spool lines). */
 export function isDeploymentRecord(value: unknown): value is DeploymentRecord {
   if (value === null || typeof value !== "object") {

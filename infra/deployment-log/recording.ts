@@ -2,7 +2,7 @@ import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { DeploymentContext, DeploymentRecorder, plain, releaseHookBinding } from "./hooks";
 import { DeploymentLog } from "./log";
-import { currentRunId } from "./record";
+import { commitFromTag, currentRunId } from "./record";
 import { TelegramNotifier } from "./telegram";
 
 /** How the program records and announces releases; empty strings switch a part off. */
@@ -28,11 +28,6 @@ export interface RecordingSettings {
   environ?: NodeJS.ProcessEnv;
   /** Where trouble is reported; default pulumi.log.warn. */
   report?: (message: string) => void;
-}
-
-/** The app commit a `sha-<sha>` tag names. */
-export function commitFromTag(tag: string | undefined): string | undefined {
-  return /^sha-([0-9a-f]{7,40})$/.exec(tag ?? "")?.[1];
 }
 
 /**
