@@ -185,7 +185,7 @@ export async function metricsServerCommand(log: DeploymentLog, argv: readonly st
   if (!/^\d{1,5}$/.test(raw) || Number(raw) > 65535) {
     throw new Error(`--port ${JSON.stringify(raw)} is not allowed; expected 0..65535`);
   }
-  const server = await startMetricsServer(() => log.history(), Number(raw));
+  const server = await startMetricsServer(() => log.history(), { port: Number(raw) });
   return `serving ${server.url}/metrics`;
 }
 

@@ -73,11 +73,22 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+export interface MetricsServerOptions {
+  /** Port on 127.0.0.1; default 0 (any free port). */
+  port?: number;
+  /** Loopback address to bind; default 127.0.0.1. */
+  host?: string;
+  /** The clock the 30-day gauges use; default the real one. */
+  now?: () => Date;
+}
+
 /**
  * Serves `/metrics` (Prometheus text format) on 127.0.0.1, loading the records on each scrape;
  * a failed load answers 503 with the reason. `/healthz` answers ok.
  */
-export async function startMetricsServer(load: () => Promise<DeploymentRecord[]>, port = 0, host = "127.0.0.1"): Promise<MetricsServer> {
+export async function startMetricsServer(load: () => Promise<DeploymentRecord[]>, opts: MetricsServerOptions = {}): Promise<MetricsServer> {
+  const host = opts.host ?? "127.0.0.1";
+  const now = opts.now ?? (() => new Date());
   const server = http.createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];
     if (req.method !== "GET" || (path !== "/metrics" && path !== "/healthz")) {
@@ -90,7 +101,7 @@ export async function startMetricsServer(load: () => Promise<DeploymentRecord[]>
     }
     load()
       .then(async (records) => {
-        const registry = deploymentRegistry(records);
+        const registry = deploymentRegistry(records, now());
         const body = await registry.metrics();
         res.writeHead(200, { "content-type": registry.contentType }).end(body);
       })
@@ -100,7 +111,7 @@ export async function startMetricsServer(load: () => Promise<DeploymentRecord[]>
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, host, () => resolve());
+    server.listen(opts.port ?? 0, host, () => resolve());
   });
   const address = server.address() as AddressInfo;
   return {

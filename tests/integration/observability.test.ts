@@ -102,7 +102,7 @@ test("a real Prometheus scrapes /metrics and the deployment series appear", asyn
   let metrics: MetricsServer | undefined;
   let prometheus: ReturnType<typeof start> | undefined;
   try {
-    metrics = await startMetricsServer(() => log.history());
+    metrics = await startMetricsServer(() => log.history(), { now: () => NOW });
     const direct = await (await fetch(`${metrics.url}/metrics`)).text();
     expect(direct).toContain('deployments_total{env="dev",status="failed"} 2');
 
@@ -151,6 +151,32 @@ test("a real Prometheus scrapes /metrics and the deployment series appear", asyn
     expect(Number(p95[0]?.value[1])).toBeLessThanOrEqual(300);
     const failureRate = await promQuery(base, 'sum(deployments_total{status="failed"}) / sum(deployments_total)');
     expect(Number(failureRate[0]?.value[1])).toBeCloseTo(3 / 9, 6);
+    const mttr = await promQuery(base, "deployment_mttr_seconds");
+    expect(mttr.map((s) => [s.metric.env, s.value[1]]).sort()).toEqual([
+      ["dev", "3600"],
+      ["test", "7200"],
+    ]);
+
+    // Every query of the Grafana dashboard is valid PromQL over these series and returns data.
+    const dashboard = JSON.parse(readFileSync(path.join(REPO_ROOT, "dashboards/deep-calm.json"), "utf8")) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const exprs = dashboard.panels.flatMap((panel) =>
+      panel.targets.map((t) => ({ title: panel.title, expr: t.expr.replace(/\$env/g, ".*") })),
+    );
+    expect(exprs.length).toBeGreaterThanOrEqual(8);
+    for (const { title, expr } of exprs) {
+      const answered = await waitFor(
+        `dashboard panel "${title}" (${expr})`,
+        30_000,
+        async () => {
+          const r = await promQuery(base, expr);
+          return r.length > 0 ? r : undefined;
+        },
+        () => "",
+      );
+      expect(answered.length).toBeGreaterThan(0);
+    }
   } finally {
     if (prometheus) {
       await stop(prometheus.child);
