@@ -4,7 +4,8 @@ import { DeploymentLog } from "../../infra/deployment-log/log";
 import { loadMigrations } from "../../infra/deployment-log/migrate";
 import { computeMetrics, dailyCounts, metricsByEnv, percentile, recoveryTimes } from "../../infra/deployment-log/metrics";
 import { deploymentRegistry } from "../../infra/deployment-log/prometheus";
-import { DeploymentRecord, currentRunId, isDeploymentRecord } from "../../infra/deployment-log/record";
+import { DeploymentRecord, commitFromTag, currentRunId, isDeploymentRecord } from "../../infra/deployment-log/record";
+import { ciDetails } from "../../infra/deployment-log/recording";
 import { REDACTED, redact, redactedTail } from "../../infra/deployment-log/redact";
 import { renderReport } from "../../infra/deployment-log/report";
 import { escapeHtml, formatDuration, formatTelegramMessage } from "../../infra/deployment-log/telegram";
@@ -299,5 +300,45 @@ describe("commands and renderers", () => {
     expect(currentRunId({ GITHUB_RUN_ID: "99", GITHUB_RUN_ATTEMPT: "2" })).toBe("gh-99-2");
     expect(currentRunId({ DEEP_CALM_DEPLOY_ID: "abc" })).toBe("abc");
     expect(loadMigrations().map((m) => m.name)).toEqual(["001_deployments.sql"]);
+  });
+});
+
+describe("CI details for records", () => {
+  test("GitHub Actions: actor, run link, app commit from a sha- tag", () => {
+    expect(
+      ciDetails(
+        {
+          GITHUB_ACTOR: "claude-code-bot",
+          GITHUB_SERVER_URL: "https://github.com",
+          GITHUB_REPOSITORY: "o/deep-calm-deploy",
+          GITHUB_RUN_ID: "123456",
+          USER: "runner",
+        },
+        "sha-abc1234",
+      ),
+    ).toEqual({ who: "claude-code-bot", commit: "abc1234", logsUrl: "https://github.com/o/deep-calm-deploy/actions/runs/123456" });
+  });
+  test("explicit app commit, subject and time win; a bad time is dropped", () => {
+    const env = {
+      USER: "vasiliy",
+      DEEP_CALM_APP_COMMIT: "def5678",
+      DEEP_CALM_APP_COMMIT_SUBJECT: "fix: metrics",
+      DEEP_CALM_APP_COMMITTED_AT: "2026-01-10T10:00:00Z",
+    };
+    expect(ciDetails(env, "v1.2.3")).toEqual({
+      who: "vasiliy",
+      commit: "def5678",
+      commitSubject: "fix: metrics",
+      committedAt: "2026-01-10T10:00:00Z",
+    });
+    expect(ciDetails({ ...env, DEEP_CALM_APP_COMMITTED_AT: "yesterday" }).committedAt).toBeUndefined();
+  });
+  test("commitFromTag", () => {
+    expect([commitFromTag("sha-abc1234"), commitFromTag("v1.2.3"), commitFromTag("sha-XYZ"), commitFromTag(undefined)]).toEqual([
+      "abc1234",
+      undefined,
+      undefined,
+      undefined,
+    ]);
   });
 });
