@@ -138,6 +138,8 @@ export interface ReleaseArgs {
   settings: ReleaseSettings;
   /** The content of host/dc-release: a new procedure re-runs the release. */
   procedure: string;
+  /** Hooks that record and announce every attempt (infra/deployment-log `recordingHooks`); default none. */
+  hooks?: pulumi.ResourceHookBinding;
 }
 
 /**
@@ -164,7 +166,7 @@ export class Release extends pulumi.ComponentResource {
         triggers: [args.digest, sha256(args.procedure), sha256(JSON.stringify(args.settings))],
         addPreviousOutputInEnv: false,
       },
-      { parent: this, additionalSecretOutputs: ["stderr"] },
+      { parent: this, additionalSecretOutputs: ["stderr"], ...(args.hooks ? { hooks: args.hooks } : {}) },
     );
     this.result = this.command.stdout.apply(parseReleaseResult);
     this.registerOutputs({ result: this.result });

@@ -13,9 +13,10 @@ npm run --silent lint
 step "unit tests (Pulumi mocks)"
 npx jest --selectProjects unit
 
-step "local target (dockerd, registry, sshd, nginx, postgres) and demo images"
+step "local target (dockerd, registry, sshd, nginx, postgres), demo images, prometheus and chromium"
 bash scripts/local-target.sh up
 bash scripts/demo-images.sh
+bash scripts/observability-deps.sh
 
 step "integration tests (real SSH, docker, nginx)"
 npx jest --selectProjects integration --runInBand

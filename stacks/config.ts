@@ -48,6 +48,14 @@ function pinnedHostKey(get: (key: string) => unknown, host: string, port: number
   return v.hostKey("sshHostKey", found);
 }
 
+/** A secret key found in plain text in the stack file would sit unencrypted in git. */
+export function refusePlainSecrets(keys: string[]): void {
+  const [key] = keys;
+  if (key !== undefined) {
+    throw new ConfigValueError(key, "[secret]", `it is stored in plain text: set it again with \`pulumi config set --secret ${key}\``);
+  }
+}
+
 /**
  * The deploy key: the secret sshPrivateKey, or the file sshPrivateKeyPath. A key stored in plain
  * text in the stack file is refused, since it would sit unencrypted in git.
@@ -86,6 +94,8 @@ export interface StackConfig {
   accessories: { postgresPort: number; redisPort: number } | undefined;
   appEnvironment: Record<string, string>;
   telegramChatId: string;
+  telegramApiUrl: string;
+  deploymentLog: { schema: string; spoolPath: string };
   github: { repository: string; appRepository: string; reviewerIds: number[]; codeOwners: string[] };
   /** Pulumi Deployments push-to-deploy, when enabled (raw values; PushToDeploy validates them). */
   pushToDeploy?: { organization: string; repository: string; branch: string };
@@ -137,6 +147,13 @@ export function frontUrl(listen: string): string {
   const [address, ssl] = listen.split(" ");
   const hostPort = address?.includes(":") ? address : `127.0.0.1:${address}`;
   return `${ssl === "ssl" ? "https" : "http"}://${hostPort}`;
+}
+
+function postgresSchema(key: string, value: unknown): string {
+  if (typeof value !== "string" || !/^([a-z_][a-z0-9_]{0,62})?$/.test(value)) {
+    throw new ConfigValueError(key, showValue(value, false), "use a schema name of lowercase letters, digits and _ (empty for public)");
+  }
+  return value;
 }
 
 function serverName(key: string, value: unknown): string {
@@ -241,6 +258,11 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
       : undefined,
     appEnvironment: environmentEntries("appEnvironment", get("appEnvironment", [])),
     telegramChatId: String(get("telegramChatId", "")),
+    telegramApiUrl: v.httpUrl("telegramApiUrl", get("telegramApiUrl")),
+    deploymentLog: {
+      schema: postgresSchema("deploymentLogSchema", get("deploymentLogSchema", "")),
+      spoolPath: String(get("deploymentLogSpool")),
+    },
     github: {
       repository: v.githubRepositoryName("githubRepository", get("githubRepository")),
       appRepository: v.githubRepositoryName("githubAppRepository", get("githubAppRepository")),

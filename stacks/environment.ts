@@ -8,9 +8,10 @@ import { AppRepoFiles, GithubEnvironment } from "../infra/github";
 import { HostTarget } from "../infra/host";
 import { Image } from "../infra/image";
 import { PushToDeploy } from "../infra/pulumi-deployments";
+import { recordingHooks } from "../infra/deployment-log/recording";
 import { Release, ReleaseResult } from "../infra/release";
 import { renderComposeFile, renderEnvFile, renderHtpasswd, renderNetrc, renderNginxSite } from "../infra/render";
-import { ConfigReader, StackConfig, loadPrivateKey, loadStackConfig } from "./config";
+import { ConfigReader, StackConfig, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "./config";
 
 export const RELEASE_SCRIPT = join(__dirname, "..", "host", "dc-release");
 
@@ -25,6 +26,12 @@ export interface EnvironmentArgs {
   sshPrivateKeyIsSecret: boolean;
   /** The host release procedure; defaults to host/dc-release. */
   releaseScript?: string;
+  /** Secret keys that are set but stored in plain text; any is refused. */
+  plainSecrets?: string[];
+  /** deploymentLogDatabaseUrl as a secret (config.getSecret); absent: no deployment log. */
+  deploymentLogDatabaseUrl?: pulumi.Input<string>;
+  /** telegramBotToken as a secret (config.getSecret); absent: no Telegram messages. */
+  telegramBotToken?: pulumi.Input<string>;
 }
 
 const POSTGRES = { database: "deepcalm", user: "deepcalm" };
@@ -58,6 +65,7 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
     const child = { parent: this };
     this.url = cfg.publicUrl;
 
+    validateFor(this, () => refusePlainSecrets(args.plainSecrets ?? []));
     const sshPrivateKey = pulumi.secret(validateFor(this, () => loadPrivateKey(args.read, args.sshPrivateKey, args.sshPrivateKeyIsSecret)));
     const password = (role: string) => new random.RandomPassword(`${env}-${role}`, { length: 32, special: false }, child).result;
     const postgresPassword = cfg.accessories ? password("postgres-password") : undefined;
@@ -129,6 +137,17 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
         digest: image.digest,
         settings: { ...cfg.release, authFile: project.authFile },
         procedure: releaseScript,
+        hooks: recordingHooks({
+          env,
+          url: cfg.publicUrl,
+          tag: cfg.image.tag.tag,
+          databaseUrl: args.deploymentLogDatabaseUrl,
+          schema: cfg.deploymentLog.schema,
+          spoolPath: cfg.deploymentLog.spoolPath,
+          telegramBotToken: args.telegramBotToken,
+          telegramChatId: cfg.telegramChatId,
+          telegramApiUrl: cfg.telegramApiUrl,
+        }),
       },
       { parent: this, dependsOn: project.uploads },
     );

@@ -16,12 +16,20 @@ function isConfigSecret(key: string): boolean {
 
 const config = new pulumi.Config();
 const keyName = `${pulumi.getProject()}:sshPrivateKey`;
+/** Secret keys whose value sits in plain text in the stack file: refused before anything runs. */
+const plainSecrets = ["deploymentLogDatabaseUrl", "telegramBotToken"].filter((key) => {
+  const full = `${pulumi.getProject()}:${key}`;
+  return (pulumi.runtime.getConfig(full) ?? "") !== "" && !isConfigSecret(full);
+});
 const environment = new DeepCalmEnvironment(pulumi.getStack(), {
   stack: pulumi.getStack(),
   read: pulumiReader(config, loadConfigSchema()),
   // Read plainly only to validate it before anything is declared; it is wrapped as a secret at once.
   sshPrivateKey: pulumi.runtime.getConfig(keyName),
   sshPrivateKeyIsSecret: isConfigSecret(keyName),
+  plainSecrets,
+  deploymentLogDatabaseUrl: config.getSecret("deploymentLogDatabaseUrl"),
+  telegramBotToken: config.getSecret("telegramBotToken"),
 });
 
 export const url = environment.url;

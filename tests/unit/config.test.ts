@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { hostKeyFromKnownHosts } from "../../infra/host";
-import { frontUrl, loadPrivateKey, loadStackConfig } from "../../stacks/config";
+import { frontUrl, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "../../stacks/config";
 import { BASE_CONFIG, HOST_KEY, lastRegistered, mapReader, runStack, SSH_KEY } from "./harness";
 
 function configError(stack: string, overrides: Record<string, unknown>): string {
@@ -65,6 +65,8 @@ describe("loadStackConfig", () => {
     ["nginxListen", "80; include /etc/passwd", 'nginxListen: "80; include /etc/passwd" is not allowed'],
     ["hostRoot", "/opt/../etc", 'hostRoot: "/opt/../etc" is not allowed'],
     ["digestSource", "magic", 'digestSource: "magic" is not allowed; use one of: docker, registry'],
+    ["deploymentLogSchema", "public; drop table x", 'deploymentLogSchema: "public; drop table x" is not allowed'],
+    ["telegramApiUrl", "file:///etc/passwd", 'telegramApiUrl: "file:///etc/passwd" is not allowed'],
   ])("%s = %j is refused: %s", (key, value, message) => {
     expect(configError("dev", { [key]: value })).toContain(message);
   });
@@ -103,6 +105,13 @@ describe("bad input fails at preview with a ResourceError, before any resource",
     const error = await runStack("dev", { sshPrivateKey: bad }).catch((e: Error) => e);
     expect(String(error)).toContain("sshPrivateKey: [secret]");
     expect(String(error)).not.toContain(bad);
+  });
+
+  test("a secret key stored in plain text is refused, naming it", () => {
+    expect(() => refusePlainSecrets(["telegramBotToken"])).toThrow(
+      "telegramBotToken: [secret] is not allowed; it is stored in plain text: set it again with `pulumi config set --secret telegramBotToken`",
+    );
+    expect(() => refusePlainSecrets([])).not.toThrow();
   });
 
   test("nothing but the environment component is registered when config is bad", async () => {

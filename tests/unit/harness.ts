@@ -6,6 +6,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigReader, pulumiReader } from "../../stacks/config";
 import { DeepCalmEnvironment } from "../../stacks/environment";
 import { loadConfigSchema } from "../../stacks/schema";
+import { allowResourceHooks } from "./hook-mocks";
 
 export const DIGEST_V1 = `sha256:${"1".repeat(64)}`;
 export const DIGEST_V2 = `sha256:${"2".repeat(64)}`;
@@ -149,6 +150,7 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
     stack,
     true,
   );
+  allowResourceHooks();
   const config = { ...BASE_CONFIG[stack], ...options.config };
   let environment: DeepCalmEnvironment;
   try {

@@ -29,6 +29,8 @@ test("the program reads exactly the declared keys", () => {
   }
   read.add("sshPrivateKey");
   read.add("sshPrivateKeyPath");
+  read.add("deploymentLogDatabaseUrl");
+  read.add("telegramBotToken");
   expect([...read].sort()).toEqual(Object.keys(schema).sort());
 });
 

@@ -1,0 +1,127 @@
+/**
+ * `npm run bench:engine`: the real engine on the local stack, measured in one run and printed as
+ * JSON. Targets: a no-op `pulumi up` <= 5 s; `pulumi up` v1 -> v2 <= the release procedure alone
+ * (dc-release over SSH, same switch) + 4 s. Also the engine install time with warm caches (the
+ * cold figure needs empty Go caches: `scripts/install-engine.sh` prints it on a fresh machine).
+ * Needs the local target, the demo images and the engine (npm run demo sets them all up).
+ */
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { shellJoin } from "../infra/quote";
+import { PROJECT_DIR, pulumi } from "./lib/pulumi";
+
+const ROUNDS = 3;
+
+function seconds(start: bigint): number {
+  return Number(process.hrtime.bigint() - start) / 1e9;
+}
+
+function timed(label: string, run: () => { status: number; stderr?: string }): number {
+  const start = process.hrtime.bigint();
+  const result = run();
+  const elapsed = seconds(start);
+  if (result.status !== 0) {
+    throw new Error(`${label} failed (${result.status}): ${result.stderr ?? ""}`);
+  }
+  return elapsed;
+}
+
+function up(tag: string): number {
+  const set = pulumi("local", ["config", "set", "imageTag", tag], { config: true });
+  if (set.status !== 0) {
+    throw new Error(set.stderr);
+  }
+  return timed(`pulumi up ${tag}`, () => pulumi("local", ["up", "--yes", "--skip-preview"], { config: true }));
+}
+
+/** The same switch pulumi up makes, run directly: dc-release with the stack's own arguments. */
+function releaseAlone(tag: string): number {
+  const release = JSON.parse(pulumi("local", ["stack", "output", "release", "--json"]).stdout) as { digest?: string };
+  const digests = JSON.parse(spawnSync("cat", [join(PROJECT_DIR, ".local-target/images.json")], { encoding: "utf8" }).stdout) as Record<
+    string,
+    string
+  >;
+  const digest = digests[tag];
+  if (digest === undefined || release.digest === digest) {
+    throw new Error(`no digest for ${tag}, or it is already serving`);
+  }
+  const argv = [
+    "bash",
+    "/opt/deep-calm/local/dc-release",
+    "deploy",
+    "--env",
+    "local",
+    "--image",
+    `127.0.0.1:5000/deep-calm:${tag}`,
+    "--digest",
+    digest,
+    "--ports",
+    "8101,8102",
+    "--health-interval",
+    "0.1",
+    "--health-retries",
+    "100",
+    "--drain",
+    "0.5",
+    "--warm",
+    "60",
+    "--migrate",
+    "/bin/migrate",
+    "--public-url",
+    "http://127.0.0.1:8080",
+    "--smoke",
+    "/healthz",
+  ];
+  const ssh = [
+    "-i",
+    join(PROJECT_DIR, ".local-target/ssh/id_ed25519"),
+    "-o",
+    `UserKnownHostsFile=${join(PROJECT_DIR, ".local-target/ssh/known_hosts")}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    "-p",
+    "2222",
+    "deploy@127.0.0.1",
+    shellJoin(argv),
+  ];
+  return timed(`dc-release ${tag}`, () => {
+    const r = spawnSync("ssh", ssh, { encoding: "utf8" });
+    return { status: r.status ?? 1, stderr: r.stderr };
+  });
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+function main(): void {
+  const installWarm = timed("install-engine", () => {
+    const r = spawnSync("bash", ["scripts/install-engine.sh"], { cwd: PROJECT_DIR, encoding: "utf8" });
+    return { status: r.status ?? 1, stderr: r.stderr };
+  });
+  up("v1");
+  const noop: number[] = [];
+  const upSwitch: number[] = [];
+  const alone: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) {
+    noop.push(up("v1"));
+    upSwitch.push(up("v2"));
+    up("v1");
+    // dc-release alone makes the same v1 -> v2 switch; pulumi is then told v2 so the next round starts from v1 again.
+    alone.push(releaseAlone("v2"));
+    up("v2");
+    up("v1");
+  }
+  const result = {
+    rounds: ROUNDS,
+    noopUpSeconds: { median: round(median(noop)), all: noop.map(round), target: 5, met: median(noop) <= 5 },
+    upV1toV2Seconds: { median: round(median(upSwitch)), all: upSwitch.map(round) },
+    releaseAloneSeconds: { median: round(median(alone)), all: alone.map(round) },
+    engineOverheadSeconds: { value: round(median(upSwitch) - median(alone)), target: 4, met: median(upSwitch) - median(alone) <= 4 },
+    installWarmSeconds: round(installWarm),
+  };
+  console.log(JSON.stringify(result, null, 2));
+}
+
+main();
