@@ -86,8 +86,12 @@ export function rollbackArgv(env: string, s: ReleaseSettings, toTag?: string): s
   return ["bash", scriptPath(s, env), "rollback", "--env", env, ...(toTag ? ["--to", toTag] : []), ...settingsArgv(s)];
 }
 
-export function removeArgv(env: string, s: ReleaseSettings): string[] {
-  return ["bash", scriptPath(s, env), "remove", "--env", env, "--root", s.root];
+/**
+ * What destroying the release runs. `--if-serving` makes the delete of a replaced resource a
+ * no-op once its replacement serves another digest.
+ */
+export function removeArgv(env: string, s: ReleaseSettings, digest: string): string[] {
+  return ["bash", scriptPath(s, env), "remove", "--env", env, "--if-serving", digest, "--root", s.root];
 }
 
 /** The final JSON line dc-release prints. */
@@ -156,13 +160,14 @@ export class Release extends pulumi.ComponentResource {
     const deploy = pulumi
       .all([args.image, args.digest])
       .apply(([image, digest]) => shellJoin(deployArgv({ env: args.env, image, digest }, args.settings)));
+    const remove = pulumi.output(args.digest).apply((digest) => shellJoin(removeArgv(args.env, args.settings, digest)));
     this.command = new command.remote.Command(
       `${name}-deploy`,
       {
         connection: args.connection,
         create: deploy,
         update: deploy,
-        delete: shellJoin(removeArgv(args.env, args.settings)),
+        delete: remove,
         triggers: [args.digest, sha256(args.procedure), sha256(JSON.stringify(args.settings))],
         addPreviousOutputInEnv: false,
       },
