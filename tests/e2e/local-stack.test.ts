@@ -5,6 +5,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { get } from "node:http";
 import { join } from "node:path";
 import { PROJECT_DIR, pulumi } from "../../scripts/lib/pulumi";
 
@@ -23,9 +24,17 @@ function deployLogLines(): number {
   }
 }
 
-async function serving(): Promise<string> {
-  const res = await fetch(`${FRONT}/version`, { signal: AbortSignal.timeout(5000) });
-  return `${res.status} ${(await res.text()).trim()}`;
+/** What nginx serves now, on a fresh connection (a kept-alive one may be closed by a reload). */
+function serving(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get(`${FRONT}/version`, { agent: false, timeout: 5000 }, (res) => {
+      let body = "";
+      res.on("data", (chunk: Buffer) => (body += chunk.toString()));
+      res.on("end", () => resolve(`${res.statusCode} ${body.trim()}`));
+    });
+    req.on("timeout", () => req.destroy(new Error("timed out")));
+    req.on("error", reject);
+  });
 }
 
 function setTag(tag: string): void {
