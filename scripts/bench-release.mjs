@@ -318,6 +318,9 @@ async function main() {
   const floor = report.dockerFloor.v2.median.totalMs;
   const ratio = (ms) => (ms === null ? null : Math.round((ms / floor) * 100) / 100);
   report.ratios = { composeTimeToServeVsFloor: ratio(report.compose.v1ToV2.timeToServeMs), oursTimeToServeVsFloor: ratio(ours.v1ToV2.timeToServeMs) };
+  // Each scenario must have done what it stands for (e.g. the demo images were not rebuilt mid-run).
+  report.valid = ours.v1ToV2.ok === true && ours.rollbackWarm.ok === true && ours.rollbackAfterWarm.ok === true &&
+    ours.badRelease.exitCode === 1 && report.compose.v1ToV2.exitCode === 0;
   report.targets = {
     zeroFailedV1ToV2: ours.v1ToV2.failed === 0 && ours.v1ToV2.requests >= 10000,
     zeroFailedBadRelease: ours.badRelease.failed === 0 && ours.badRelease.requests >= 10000,

@@ -2,7 +2,8 @@
  * host/dc-release under adversity: bad arguments, an unreachable registry, a moved tag,
  * concurrent deploys, and an SSH connection cut in the middle of a release.
  */
-import { TestEnv, REPOSITORY, collect, imageDigests, parseResult, sleep, sshRun, sshSpawn } from "./helpers";
+import { randomBytes } from "crypto";
+import { TestEnv, REPOSITORY, collect, imageDigests, local, parseResult, sleep, sshRun, sshSpawn } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -37,7 +38,7 @@ describe("bad arguments: exit 2, the reason names option and value, nothing chan
       /^invalid --image 'x;rm -rf \/': expected REPO:TAG/],
     ["command substitution in --image", () => ["deploy", "--env", "itestb", "--image", "$(id)", "--digest", digest()],
       /^invalid --image '\$\(id\)': expected REPO:TAG/],
-    ["unknown action", () => ["explode", "--env", "itestb"], /^invalid action 'explode': expected deploy, rollback or status/],
+    ["unknown action", () => ["explode", "--env", "itestb"], /^invalid action 'explode': expected deploy, rollback, status/],
     ["missing --env", () => ["deploy", "--image", `${REPOSITORY}:v2`, "--digest", digest()], /^missing --env/],
     ["uppercase env", () => ["deploy", "--env", "Prod", "--image", `${REPOSITORY}:v2`, "--digest", digest()],
       /^invalid --env 'Prod'/],
@@ -111,6 +112,23 @@ describe("one release at a time per env", () => {
     expect(r.code).toBe(3);
     expect(r.json.reason).toMatch(/^lock busy: another dc-release \(pid \d+, deploy bad-slow since .*\) holds \/opt\/deep-calm\/itestb\/\.lock after 0s/);
     expect((await slow).code).toBe(1);
+  });
+});
+
+describe("secrets in <env>/.env", () => {
+  test("reach the container through --env-file and appear in no result, progress or log", async () => {
+    const secret = randomBytes(16).toString("hex");
+    await env.put(`${env.dir}/.env`, `DEMO_SECRET=${secret}\n`, "0600");
+    const before = await servedVersion();
+    const r = await env.deploy(before === "v1" ? "v2" : "v1", ["--warm", "0"]);
+    expect(r.code).toBe(0);
+    const inspect = await local("docker", ["inspect", "-f", "{{json .Config.Env}} {{json .Args}} {{.Path}}",
+      env.containerName(r.json.port)]);
+    expect(inspect.stdout).toContain(`DEMO_SECRET=${secret}`); // docker keeps it in the container config
+    expect(`${JSON.stringify(r.json)}${r.stderr}`).not.toContain(secret);
+    const logs = await sshRun(["bash", "-c", 'cat "$1"/deploy.log "$1"/logs/*', "x", env.dir]);
+    expect(logs.stdout).not.toContain(secret);
+    await sshRun(["rm", "-f", `${env.dir}/.env`]);
   });
 });
 

@@ -160,10 +160,13 @@ describe("bad releases leave the old release serving", () => {
     expect(await servedVersion()).toBe("v3");
   });
 
-  test("a failing smoke check after the switch puts nginx back", async () => {
+  test("a failing smoke check after the switch puts nginx back, dropping nothing", async () => {
     const before = await servedVersion();
     const oldPort = await servingPort();
+    const traffic = load(`${env.publicUrl}/version`, 200, 3000, env.authHeader());
     const r = await env.deploy("v1", ["--smoke", "/version", "--smoke", "/no-such-page"]);
+    const report = await traffic;
+    expect(report.failures).toEqual([]);
     expect(r.code).toBe(1);
     expect(r.json.reason).toMatch(/smoke check failed: http:\/\/127\.0\.0\.1:8090\/no-such-page gave 404/);
     expect(r.json.rolledBack).toBe(true);
