@@ -86,12 +86,9 @@ export function rollbackArgv(env: string, s: ReleaseSettings, toTag?: string): s
   return ["bash", scriptPath(s, env), "rollback", "--env", env, ...(toTag ? ["--to", toTag] : []), ...settingsArgv(s)];
 }
 
-/**
- * What destroying the release runs. `--if-serving` makes the delete of a replaced resource a
- * no-op once its replacement serves another digest.
- */
-export function removeArgv(env: string, s: ReleaseSettings, digest: string): string[] {
-  return ["bash", scriptPath(s, env), "remove", "--env", env, "--if-serving", digest, "--root", s.root];
+/** What destroying the release runs: the env's releases, retained images and nginx site go. */
+export function removeArgv(env: string, s: ReleaseSettings): string[] {
+  return ["bash", scriptPath(s, env), "remove", "--env", env, "--root", s.root];
 }
 
 /** The final JSON line dc-release prints. */
@@ -160,18 +157,24 @@ export class Release extends pulumi.ComponentResource {
     const deploy = pulumi
       .all([args.image, args.digest])
       .apply(([image, digest]) => shellJoin(deployArgv({ env: args.env, image, digest }, args.settings)));
-    const remove = pulumi.output(args.digest).apply((digest) => shellJoin(removeArgv(args.env, args.settings, digest)));
     this.command = new command.remote.Command(
       `${name}-deploy`,
       {
         connection: args.connection,
         create: deploy,
         update: deploy,
-        delete: remove,
+        delete: shellJoin(removeArgv(args.env, args.settings)),
         triggers: [args.digest, sha256(args.procedure), sha256(JSON.stringify(args.settings))],
         addPreviousOutputInEnv: false,
       },
-      { parent: this, additionalSecretOutputs: ["stderr"], ...(args.hooks ? { hooks: args.hooks } : {}) },
+      {
+        parent: this,
+        additionalSecretOutputs: ["stderr"],
+        // The delete removes the whole env, so a replacement (never planned: updates run `update`)
+        // must remove before it deploys, not after.
+        deleteBeforeReplace: true,
+        ...(args.hooks ? { hooks: args.hooks } : {}),
+      },
     );
     this.result = this.command.stdout.apply(parseReleaseResult);
     this.registerOutputs({ result: this.result });

@@ -90,6 +90,22 @@ stamp_for() {
   } | sha256sum | cut -d' ' -f1
 }
 
+# The host of Pulumi dynamic providers, which the CLI distribution ships as a small script next
+# to the CLI: it runs the SDK's own dynamic provider from the program's node_modules (the program
+# runs in its main directory, so node resolves the SDK upwards from there).
+install_dynamic_provider_host() {
+  local script="$bin_dir/pulumi-resource-pulumi-nodejs"
+  # shellcheck disable=SC2016 # the $(...) and "$@" belong to the script being written
+  local body='#!/bin/sh
+exec node "$(node -p '"'"'require.resolve("@pulumi/pulumi/cmd/dynamic-provider")'"'"')" "$@"
+'
+  if [[ "$(cat "$script" 2>/dev/null)" != "${body%$'\n'}" ]]; then
+    printf '%s' "$body" >"$script"
+    chmod 0755 "$script"
+    log "dynamic provider host: $script"
+  fi
+}
+
 # build OUT_DIR NAME PACKAGE STAMP [go build flags...]
 build() {
   local out_dir="$1" name="$2" pkg="$3" stamp="$4" t0=$SECONDS
@@ -154,15 +170,16 @@ main() {
     "$(stamp_for pulumi)" \
     -ldflags "-X github.com/pulumi/pulumi/sdk/v3/go/common/version.Version=$pulumi_version"
   build "$bin_dir" pulumi-language-nodejs ./cmd/pulumi-language-nodejs \
-    "$(stamp_for pulumi-language-nodejs "$tools_dir/cmd/pulumi-language-nodejs/main.go")"
+    "$(stamp_for pulumi-language-nodejs "$tools_dir"/cmd/pulumi-language-nodejs/*.go)"
   build "$plugin_dir" pulumi-resource-command ./cmd/pulumi-resource-command \
-    "$(stamp_for pulumi-resource-command "$tools_dir/cmd/pulumi-resource-command/main.go")" \
+    "$(stamp_for pulumi-resource-command "$tools_dir"/cmd/pulumi-resource-command/*.go)" \
     -ldflags "-X main.version=$command_version"
 
   local got
   got="$(PULUMI_SKIP_UPDATE_CHECK=true "$bin_dir/pulumi" version 2>/dev/null || true)"
   version_ok "$got" || die "the built $bin_dir/pulumi reports version '${got:-nothing}'"
   install_command_plugin
+  install_dynamic_provider_host
   done_in "engine ready in $bin_dir (pulumi $got); now: source scripts/engine-env.sh"
 }
 

@@ -7,6 +7,7 @@ import { validateFor } from "../infra/errors";
 import { AppRepoFiles, GithubEnvironment } from "../infra/github";
 import { HostTarget } from "../infra/host";
 import { Image } from "../infra/image";
+import { ObservedRelease } from "../infra/observed-release";
 import { PushToDeploy } from "../infra/pulumi-deployments";
 import { recordingHooks } from "../infra/deployment-log/recording";
 import { Release, ReleaseResult } from "../infra/release";
@@ -152,6 +153,22 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
       { parent: this, dependsOn: project.uploads },
     );
     this.release = release.result;
+    new ObservedRelease(
+      `${env}-observed`,
+      {
+        host: pulumi.output(host.connection).apply((c) => ({
+          host: String(c.host),
+          port: Number(c.port),
+          user: String(c.user),
+          privateKey: String(c.privateKey),
+          hostKey: String(c.hostKey),
+        })),
+        env,
+        root: cfg.release.root,
+        expectedDigest: image.digest,
+      },
+      { parent: this, dependsOn: [release.command] },
+    );
 
     if (cfg.profile.github) {
       const upper = env.toUpperCase();

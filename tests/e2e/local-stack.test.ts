@@ -12,6 +12,19 @@ import { PROJECT_DIR, pulumi } from "../../scripts/lib/pulumi";
 jest.setTimeout(300_000);
 
 const FRONT = "http://127.0.0.1:8080";
+const SSH = [
+  "-i",
+  join(PROJECT_DIR, ".local-target/ssh/id_ed25519"),
+  "-o",
+  `UserKnownHostsFile=${join(PROJECT_DIR, ".local-target/ssh/known_hosts")}`,
+  "-o",
+  "StrictHostKeyChecking=yes",
+  "-o",
+  "BatchMode=yes",
+  "-p",
+  "2222",
+  "deploy@127.0.0.1",
+];
 const DEPLOY_LOG = "/opt/deep-calm/local/deploy.log";
 
 function deployLogLines(): number {
@@ -56,7 +69,10 @@ function previewChanges(): string[] {
   const run = pulumi("local", ["preview", "--json"], { config: true });
   expect(run.status).toBe(0);
   const steps = (JSON.parse(run.stdout) as { steps?: { op: string; urn: string }[] }).steps ?? [];
-  return steps.filter((s) => s.op !== "same").map((s) => `${s.op} ${s.urn.split("::").pop()}`);
+  return steps
+    .filter((s) => s.op !== "same")
+    .map((s) => `${s.op} ${s.urn.split("::").pop()}`)
+    .sort();
 }
 
 beforeAll(() => {
@@ -75,9 +91,9 @@ test("v1 up: the release serves through nginx", async () => {
   expect(await serving()).toBe("200 v1");
 });
 
-test("imageTag v2: preview shows only the release changing, up deploys it", async () => {
+test("imageTag v2: preview shows only the release (and its observation) changing, up deploys it", async () => {
   setTag("v2");
-  expect(previewChanges()).toEqual(["update local-release-deploy"]);
+  expect(previewChanges().sort()).toEqual(["update local-observed", "update local-release-deploy"]);
   const run = up();
   expect(run.status).toBe(0);
   expect(releaseOutput()).toMatchObject({ ok: true, tag: "v2", previous: { tag: "v1" } });
@@ -113,13 +129,42 @@ test("the rollback command returns to the previous good release through pulumi u
   expect(pulumi("local", ["config", "get", "imageTag"], { config: true }).stdout.trim()).toBe("v2");
 });
 
+test("refresh after a hand change on the host reports drift", async () => {
+  // Someone rolls the host back by hand, behind the stack's back.
+  const hand = spawnSync("ssh", [...SSH, "bash /opt/deep-calm/local/dc-release rollback --env local"], { encoding: "utf8" });
+  expect(hand.status).toBe(0);
+  expect(await serving()).toBe("200 v3");
+  const refresh = pulumi("local", ["refresh", "--yes", "--skip-preview", "--diff", "--color", "never"], { config: true });
+  expect(refresh.status).toBe(0);
+  const out = refresh.stdout + refresh.stderr;
+  expect(out).toMatch(/~ 1 updated/);
+  expect(out).toMatch(/~ inSync\s*: true => false/);
+  expect(out).toMatch(/~ expectedDigest\s*: "sha256:[0-9a-f]{64}" => "sha256:[0-9a-f]{64}"/);
+  // The drift stays visible until the host serves what the stack says again.
+  expect(previewChanges()).toEqual(["update local-observed"]);
+  const back = spawnSync("ssh", [...SSH, "bash /opt/deep-calm/local/dc-release rollback --env local"], { encoding: "utf8" });
+  expect(back.status).toBe(0);
+  expect(await serving()).toBe("200 v2");
+  expect(up().status).toBe(0);
+  expect(previewChanges()).toEqual([]);
+});
+
 test("stack history lists each update", () => {
   const history = JSON.parse(pulumi("local", ["stack", "history", "--output", "json", "--page-size", "50"]).stdout) as {
     kind: string;
     result: string;
   }[];
   const updates = history.filter((h) => h.kind === "update");
-  expect(updates.map((h) => h.result).slice(0, 6)).toEqual(["succeeded", "succeeded", "failed", "succeeded", "succeeded", "succeeded"]);
+  expect(updates.map((h) => h.result).slice(0, 7)).toEqual([
+    "succeeded",
+    "succeeded",
+    "succeeded",
+    "failed",
+    "succeeded",
+    "succeeded",
+    "succeeded",
+  ]);
+  expect(history.filter((h) => h.kind === "refresh").length).toBeGreaterThanOrEqual(1);
 });
 
 test("destroy removes everything the stack created on the host", async () => {

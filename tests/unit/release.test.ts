@@ -41,9 +41,7 @@ test("rollback and remove", () => {
     /^bash \/opt\/deep-calm\/dev\/dc-release rollback --env dev --to v1 --root /,
   );
   expect(shellJoin(rollbackArgv("dev", settings))).toMatch(/^bash \/opt\/deep-calm\/dev\/dc-release rollback --env dev --root /);
-  expect(shellJoin(removeArgv("dev", settings, `sha256:${"b".repeat(64)}`))).toBe(
-    `bash /opt/deep-calm/dev/dc-release remove --env dev --if-serving sha256:${"b".repeat(64)} --root /opt/deep-calm`,
-  );
+  expect(shellJoin(removeArgv("dev", settings))).toBe("bash /opt/deep-calm/dev/dc-release remove --env dev --root /opt/deep-calm");
 });
 
 describe("parseReleaseResult", () => {

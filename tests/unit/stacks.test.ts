@@ -15,6 +15,7 @@ const hostCommands = (env: string) => [
   `deepcalm:image:Image ${env}-image`,
   `deepcalm:release:Release ${env}-release`,
   `deepcalm:stack:Environment ${env}`,
+  `pulumi-nodejs:dynamic/deepcalm:ObservedRelease ${env}-observed`,
 ];
 const accessories = (env: string) => [
   `command:remote:Command ${env}-project-accessories`,
@@ -263,5 +264,15 @@ describe("Pulumi Deployments push-to-deploy", () => {
 
   test("off by default", async () => {
     expect(list(await runStack("dev")).filter((r) => r.includes("push-to-deploy"))).toEqual([]);
+  });
+});
+
+describe("the observed release", () => {
+  test("asks the host with the pinned key, kept secret, and a quoted status command", async () => {
+    const run = await runStack("test");
+    const observed = named(run, "test-observed").inputs;
+    expect(isSecretValue(observed.host)).toBe(true);
+    expect(observed.statusCommand).toBe("bash /opt/deep-calm/test/dc-release status --env test --root /opt/deep-calm");
+    expect(observed.expectedDigest).toBe(DIGEST_V1);
   });
 });
