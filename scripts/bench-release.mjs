@@ -10,7 +10,10 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const REPOSITORY = "127.0.0.1:5000/deep-calm";
+const SOURCE_REPOSITORY = "127.0.0.1:5000/deep-calm";
+// The bench's own copies: other sessions rebuild the demo tags at any time, these stay put for the run.
+const REPOSITORY = "127.0.0.1:5000/deep-calm-bench";
+const BENCH_TAGS = ["v1", "v2", "bad-unhealthy"];
 const RPS = Number(process.env.BENCH_RPS ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const LEAD_MS = 3000; // load runs this long before the switch starts
@@ -23,7 +26,7 @@ const MUX_PATH = path.join(os.tmpdir(), `dc-bench-ssh-${process.pid}`);
 
 const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const digests = JSON.parse(readFileSync(path.join(REPO_ROOT, ".local-target/images.json"), "utf8"));
+const digests = {}; // tag -> digest of the bench's copy, filled by copyImages()
 
 /** Runs argv; resolves with code/stdout/stderr and the wall time (never rejects on a non-zero exit). */
 function run(cmd, args, input) {
@@ -125,6 +128,21 @@ async function scenario(name, url, newBody, action) {
   const f = figures(load, t0, t1, newBody);
   log(`${name}: ${f.failed}/${f.requests} failed, gap ${f.longestGapMs} ms, serving after ${f.timeToServeMs} ms`);
   return { ...f, ...out };
+}
+
+/** Copies the demo images (by the digests recorded now) to the bench's own repository. */
+async function copyImages() {
+  const source = JSON.parse(readFileSync(path.join(REPO_ROOT, ".local-target/images.json"), "utf8"));
+  for (const tag of BENCH_TAGS) {
+    const from = `${SOURCE_REPOSITORY}@${source[tag]}`;
+    const pull = await run("docker", ["pull", "-q", from]);
+    if (pull.code !== 0) throw new Error(`docker pull ${from}: ${pull.stderr}`);
+    await run("docker", ["tag", from, `${REPOSITORY}:${tag}`]);
+    const push = await run("docker", ["push", `${REPOSITORY}:${tag}`]);
+    const m = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout);
+    if (push.code !== 0 || !m) throw new Error(`docker push ${REPOSITORY}:${tag}: ${push.stderr}`);
+    digests[tag] = m[1];
+  }
 }
 
 /** Removes a demo image so the next switch has to pull it; says whether it is gone. */
@@ -268,6 +286,7 @@ async function main() {
   if (process.getuid?.() !== 0) throw new Error("run as root (it drives docker and nginx on this machine)");
   const report = { host: os.hostname(), cpus: os.cpus().length, rps: RPS, secondsPerScenario: SECONDS, startedAt: new Date().toISOString() };
 
+  await copyImages();
   await oursTeardown(); // a previous run's release would keep v2 in use
   await composeTeardown();
   await ssh(["true"]); // opens the pooled connection outside any measurement
