@@ -312,11 +312,11 @@ export async function load(
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Image pulls docker recorded between two unix times (seconds). */
-export async function pullEvents(since: number, until: number): Promise<string[]> {
+/** Pulls of `ref` docker recorded between two unix times (seconds); the daemon is shared, so filter. */
+export async function pullEvents(since: number, until: number, ref: string): Promise<string[]> {
   const r = await local("docker", [
     "events", "--since", String(since), "--until", String(until),
     "--filter", "type=image", "--filter", "event=pull", "--format", "{{.Actor.ID}}",
   ]);
-  return r.stdout.split("\n").filter((s) => s !== "");
+  return r.stdout.split("\n").filter((s) => s === ref);
 }

@@ -115,6 +115,18 @@ describe("one release at a time per env", () => {
   });
 });
 
+describe("the warm old release", () => {
+  test("keeps running after the switch, then stops by itself after drain + warm", async () => {
+    const before = await servedVersion();
+    const r = await env.deploy(before === "v1" ? "v2" : "v1", ["--warm", "1"]);
+    expect(r.code).toBe(0);
+    expect((await env.containers()).length).toBe(2);
+    await sleep(3000);
+    expect(await env.containers()).toEqual([env.containerName(r.json.port)]);
+    expect(await env.read(r.json.logFile)).toContain("warm period over: stopped");
+  });
+});
+
 describe("secrets in <env>/.env", () => {
   test("reach the container through --env-file and appear in no result, progress or log", async () => {
     const secret = randomBytes(16).toString("hex");

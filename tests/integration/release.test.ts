@@ -3,7 +3,7 @@
  * failed migration, smoke failure, rollback (warm and cold). The steps build on each other.
  */
 import { randomBytes } from "crypto";
-import { TestEnv, load, pullEvents, sshRun } from "./helpers";
+import { REPOSITORY, TestEnv, load, pullEvents, sshRun } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -81,7 +81,7 @@ describe("dc-release deploy", () => {
     expect(r.json.previous).toMatchObject({ tag: "v2" });
     expect(r.json.durationMs).toBeLessThan(1000);
     expect(r.json.phases.startMs).toBeLessThan(50);
-    expect(await pullEvents(since, until)).toEqual([]);
+    expect(await pullEvents(since, until, `${REPOSITORY}:v1`)).toEqual([]);
     expect(await servedVersion()).toBe("v1");
   });
 
@@ -96,7 +96,7 @@ describe("dc-release deploy", () => {
     const until = Math.ceil(Date.now() / 1000) + 1;
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ ok: true, tag: "v1", reused: false, pulled: false, previous: { tag: "v3" } });
-    expect(await pullEvents(since, until)).toEqual([]);
+    expect(await pullEvents(since, until, `${REPOSITORY}:v1`)).toEqual([]);
     expect(await servedVersion()).toBe("v1");
     expect(await env.containers()).toEqual([env.containerName(r.json.port)]);
   });
