@@ -3,6 +3,7 @@
  * concurrent deploys, and an SSH connection cut in the middle of a release.
  */
 import { randomBytes } from "crypto";
+import { spawn } from "child_process";
 import { TestEnv, REPOSITORY, collect, imageDigests, local, parseResult, sleep, sshRun, sshSpawn } from "./helpers";
 
 jest.setTimeout(120_000);
@@ -124,6 +125,48 @@ describe("the warm old release", () => {
     await sleep(3000);
     expect(await env.containers()).toEqual([env.containerName(r.json.port)]);
     expect(await env.read(r.json.logFile)).toContain("warm period over: stopped");
+  });
+});
+
+describe("release images kept on the host", () => {
+  // Images of our own (unique digests), so pruning never touches what other envs use.
+  const repo = "127.0.0.1:5000/deep-calm-itest";
+  const built: Record<string, string> = {};
+
+  beforeAll(async () => {
+    const base = `${REPOSITORY}@${imageDigests()["v1"]}`;
+    expect((await local("docker", ["pull", "-q", base])).code).toBe(0);
+    for (const tag of ["p1", "p2", "p3"]) {
+      const dockerfile = `FROM ${base}\nLABEL itest.release="${tag}-${randomBytes(6).toString("hex")}"\n`;
+      const build = await collect(
+        spawn("docker", ["build", "--network", "host", "-q", "-t", `${repo}:${tag}`, "-"], {
+          env: { ...process.env, DOCKER_BUILDKIT: "0" },
+        }),
+        dockerfile,
+      );
+      expect(build.code).toBe(0);
+      const push = await local("docker", ["push", `${repo}:${tag}`]);
+      built[tag] = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout)![1];
+    }
+  });
+
+  test("--keep 2 drops the oldest image, never the serving or previous one", async () => {
+    for (const tag of ["p1", "p2", "p3"]) {
+      const r = parseResult(await sshRun(["bash", env.script, "deploy", "--image", `${repo}:${tag}`, "--digest", built[tag],
+        ...env.commonArgs(["--keep", "2", "--warm", "0"])]));
+      expect(r.code).toBe(0);
+    }
+    const present = async (tag: string) => (await local("docker", ["image", "inspect", `${repo}@${built[tag]}`])).code === 0;
+    expect(await present("p1")).toBe(false);
+    expect(await present("p2")).toBe(true);
+    expect(await present("p3")).toBe(true);
+    const status = await env.release("status", ["--env", env.name, "--ports", env.ports.join(",")]);
+    expect(status.json.retained.map((x: { tag: string }) => x.tag)).toEqual(["p2", "p3"]);
+    expect(status.json).toMatchObject({ healthy: true, current: { tag: "p3" }, previous: { tag: "p2" } });
+  });
+
+  afterAll(async () => {
+    await local("docker", ["image", "rm", ...["p1", "p2", "p3"].map((t) => `${repo}:${t}`)]);
   });
 });
 
