@@ -47,14 +47,23 @@ const shellQuote = (t) => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(t) ? t : `'${t.replac
 
 /** ssh to the deploy user; `pooled` reuses one master connection (as a deploy tool keeps its session). */
 function sshArgs(pooled) {
-  const args = ["-i", path.join(SSH_DIR, "id_ed25519"), "-o", `UserKnownHostsFile=${path.join(SSH_DIR, "known_hosts")}`,
-    "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-p", "2222"];
+  const args = [
+    "-i",
+    path.join(SSH_DIR, "id_ed25519"),
+    "-o",
+    `UserKnownHostsFile=${path.join(SSH_DIR, "known_hosts")}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    "-p",
+    "2222",
+  ];
   if (pooled) args.push("-o", "ControlMaster=auto", "-o", `ControlPath=${MUX_PATH}`, "-o", "ControlPersist=300");
   return [...args, "deploy@127.0.0.1"];
 }
 
-const ssh = (argv, { pooled = true, input } = {}) =>
-  run("ssh", [...sshArgs(pooled), argv.map(shellQuote).join(" ")], input);
+const ssh = (argv, { pooled = true, input } = {}) => run("ssh", [...sshArgs(pooled), argv.map(shellQuote).join(" ")], input);
 
 function get(url) {
   return new Promise((resolve) => {
@@ -75,7 +84,7 @@ async function runLoad(url) {
   const results = [];
   const pending = [];
   const start = performance.now();
-  for (let i = 0; i < total; ) {
+  for (let i = 0; i < total;) {
     const now = performance.now();
     while (i < total && start + (i * 1000) / RPS <= now) {
       const sentAt = performance.now();
@@ -161,8 +170,18 @@ async function dockerFloor(tag) {
   const t0 = performance.now();
   const pull = await run("docker", ["pull", "-q", `${REPOSITORY}:${tag}`]);
   const t1 = performance.now();
-  await run("docker", ["run", "-d", "--name", "dc-bench-floor", "--network", "host", "--init", "-e", `PORT=${FLOOR_PORT}`,
-    `${REPOSITORY}@${digests[tag]}`]);
+  await run("docker", [
+    "run",
+    "-d",
+    "--name",
+    "dc-bench-floor",
+    "--network",
+    "host",
+    "--init",
+    "-e",
+    `PORT=${FLOOR_PORT}`,
+    `${REPOSITORY}@${digests[tag]}`,
+  ]);
   const t2 = performance.now();
   while ((await get(`http://127.0.0.1:${FLOOR_PORT}/healthz`)).status !== 200) {
     if (performance.now() - t0 > 30000) throw new Error("floor container never became healthy");
@@ -171,8 +190,13 @@ async function dockerFloor(tag) {
   const t3 = performance.now();
   await run("docker", ["rm", "-f", "dc-bench-floor"]);
   if (pull.code !== 0) throw new Error(`docker pull failed: ${pull.stderr}`);
-  return { imageRemoved, pullMs: Math.round(t1 - t0), startMs: Math.round(t2 - t1), firstHealthyMs: Math.round(t3 - t2),
-    totalMs: Math.round(t3 - t0) };
+  return {
+    imageRemoved,
+    pullMs: Math.round(t1 - t0),
+    startMs: Math.round(t2 - t1),
+    firstHealthyMs: Math.round(t3 - t2),
+    totalMs: Math.round(t3 - t0),
+  };
 }
 
 // ---- the seed's way: docker-compose pull && up -d behind a static nginx site --------------------
@@ -180,14 +204,31 @@ async function dockerFloor(tag) {
 async function composeSetup() {
   rmSync(COMPOSE.dir, { recursive: true, force: true });
   mkdirSync(COMPOSE.dir, { recursive: true });
-  writeFileSync(path.join(COMPOSE.dir, "docker-compose.yml"), [
-    'version: "2.4"', "services:", "  app:", `    image: ${REPOSITORY}:\${IMAGE_TAG}`, "    network_mode: host",
-    "    init: true", "    restart: unless-stopped", "    environment:", `      PORT: "${COMPOSE.port}"`, ""].join("\n"));
+  writeFileSync(
+    path.join(COMPOSE.dir, "docker-compose.yml"),
+    [
+      'version: "2.4"',
+      "services:",
+      "  app:",
+      `    image: ${REPOSITORY}:\${IMAGE_TAG}`,
+      "    network_mode: host",
+      "    init: true",
+      "    restart: unless-stopped",
+      "    environment:",
+      `      PORT: "${COMPOSE.port}"`,
+      "",
+    ].join("\n"),
+  );
   writeFileSync(path.join(COMPOSE.dir, ".env"), "IMAGE_TAG=v1\n");
   mkdirSync(COMPOSE_SITE_DIR, { recursive: true });
-  writeFileSync(path.join(COMPOSE_SITE_DIR, "enabled.conf"), [
-    `server { listen 127.0.0.1:${COMPOSE.publicPort};`,
-    `  location / { proxy_pass http://127.0.0.1:${COMPOSE.port}; add_header X-Deep-Calm-Upstream $upstream_addr always; } }`, ""].join("\n"));
+  writeFileSync(
+    path.join(COMPOSE_SITE_DIR, "enabled.conf"),
+    [
+      `server { listen 127.0.0.1:${COMPOSE.publicPort};`,
+      `  location / { proxy_pass http://127.0.0.1:${COMPOSE.port}; add_header X-Deep-Calm-Upstream $upstream_addr always; } }`,
+      "",
+    ].join("\n"),
+  );
   const t = await run("nginx", ["-t"]);
   if (t.code !== 0) throw new Error(`nginx -t: ${t.stderr}`);
   await run("nginx", ["-s", "reload"]);
@@ -196,8 +237,16 @@ async function composeSetup() {
   await waitFor(`http://127.0.0.1:${COMPOSE.publicPort}/version`, "v1");
 }
 
-const compose = (args) => run("docker-compose", ["-p", COMPOSE.project, "--project-directory", COMPOSE.dir,
-  "-f", path.join(COMPOSE.dir, "docker-compose.yml"), ...args]);
+const compose = (args) =>
+  run("docker-compose", [
+    "-p",
+    COMPOSE.project,
+    "--project-directory",
+    COMPOSE.dir,
+    "-f",
+    path.join(COMPOSE.dir, "docker-compose.yml"),
+    ...args,
+  ]);
 
 async function composeTeardown() {
   await compose(["down"]);
@@ -218,18 +267,40 @@ async function waitFor(url, body, limitMs = 30000) {
 
 const envDir = `/opt/deep-calm/${OURS.env}`;
 const publicUrl = `http://127.0.0.1:${OURS.publicPort}`;
-const common = ["--env", OURS.env, "--ports", OURS.ports.join(","), "--public-url", publicUrl,
-  "--health-interval", "0.005", "--health-timeout", "1", "--drain", "1"];
+const common = [
+  "--env",
+  OURS.env,
+  "--ports",
+  OURS.ports.join(","),
+  "--public-url",
+  publicUrl,
+  "--health-interval",
+  "0.005",
+  "--health-timeout",
+  "1",
+  "--drain",
+  "1",
+];
 const PATIENT = ["--health-retries", "1000"]; // a good release: up to ~10 s to come up (5 ms apart, like the floor)
 const IMPATIENT = ["--health-retries", "100"]; // the bad release: given up after ~1-2 s
 
 async function oursSetup() {
   await run("docker", ["rm", "-f", ...OURS.ports.map((p) => `dc-${OURS.env}-${p}`)]);
   const site = [
-    `upstream deep_calm_${OURS.env} { include ${envDir}/nginx/upstream.conf; }`, "server {",
-    `  listen 127.0.0.1:${OURS.publicPort};`, "  location / {", `    proxy_pass http://deep_calm_${OURS.env};`,
-    "    proxy_set_header Host $host;", "    add_header X-Deep-Calm-Upstream $upstream_addr always;", "  }", "}", ""].join("\n");
-  const setup = await ssh(["bash", "-c", 'set -e; rm -rf "$1"; mkdir -p "$1/nginx"; cat >"$1/nginx/site.conf"', "x", envDir], { input: site });
+    `upstream deep_calm_${OURS.env} { include ${envDir}/nginx/upstream.conf; }`,
+    "server {",
+    `  listen 127.0.0.1:${OURS.publicPort};`,
+    "  location / {",
+    `    proxy_pass http://deep_calm_${OURS.env};`,
+    "    proxy_set_header Host $host;",
+    "    add_header X-Deep-Calm-Upstream $upstream_addr always;",
+    "  }",
+    "}",
+    "",
+  ].join("\n");
+  const setup = await ssh(["bash", "-c", 'set -e; rm -rf "$1"; mkdir -p "$1/nginx"; cat >"$1/nginx/site.conf"', "x", envDir], {
+    input: site,
+  });
   if (setup.code !== 0) throw new Error(`setup of ${envDir}: ${setup.stderr}`);
   await ssh(["bash", "-c", 'cat >"$1"', "x", `${envDir}/dc-release`], { input: readFileSync(path.join(REPO_ROOT, "host/dc-release")) });
   const first = await release(["deploy", ...imageArgs("v1"), "--warm", "0", ...PATIENT]);
@@ -257,8 +328,14 @@ async function release(args, pooled = true) {
 }
 
 const pick = (j) => ({
-  exitCode: j.exitCode, ok: j.ok, reason: j.reason, pulled: j.pulled, reused: j.reused, hostDurationMs: j.durationMs,
-  hostServingAfterMs: j.servingAfterMs, phases: j.phases,
+  exitCode: j.exitCode,
+  ok: j.ok,
+  reason: j.reason,
+  pulled: j.pulled,
+  reused: j.reused,
+  hostDurationMs: j.durationMs,
+  hostServingAfterMs: j.servingAfterMs,
+  phases: j.phases,
 });
 
 /** Rollback time with a fresh SSH connection each time, no load: command start -> previous serving. */
@@ -276,15 +353,25 @@ async function freshRollbacks(times) {
       else if (performance.now() - t0 > 10000) break;
     }
     const done = await r;
-    out.push({ toServeMs: servedAt === null ? null : Math.round(servedAt - t0), commandMs: Math.round(performance.now() - t0),
-      hostServingAfterMs: done.json.servingAfterMs, reused: done.json.reused });
+    out.push({
+      toServeMs: servedAt === null ? null : Math.round(servedAt - t0),
+      commandMs: Math.round(performance.now() - t0),
+      hostServingAfterMs: done.json.servingAfterMs,
+      reused: done.json.reused,
+    });
   }
   return out;
 }
 
 async function main() {
   if (process.getuid?.() !== 0) throw new Error("run as root (it drives docker and nginx on this machine)");
-  const report = { host: os.hostname(), cpus: os.cpus().length, rps: RPS, secondsPerScenario: SECONDS, startedAt: new Date().toISOString() };
+  const report = {
+    host: os.hostname(),
+    cpus: os.cpus().length,
+    rps: RPS,
+    secondsPerScenario: SECONDS,
+    startedAt: new Date().toISOString(),
+  };
 
   await copyImages();
   await oursTeardown(); // a previous run's release would keep v2 in use
@@ -299,8 +386,9 @@ async function main() {
   for (let i = 0; i < 3; i++) floors.push(await dockerFloor("v2"));
   const floorLoadDone = await floorLoad;
   floors.sort((a, b) => a.totalMs - b.totalMs);
-  report.dockerFloor = { v2: { median: floors[1], runs: floors,
-    loadFailed: floorLoadDone.results.filter((r) => r.status !== 200).length } };
+  report.dockerFloor = {
+    v2: { median: floors[1], runs: floors, loadFailed: floorLoadDone.results.filter((r) => r.status !== 200).length },
+  };
 
   log("seed's way: docker-compose");
   await composeSetup();
@@ -319,13 +407,19 @@ async function main() {
   const oursImageRemoved = await removeImage("v2");
   const url = `${publicUrl}/version`;
   const ours = {};
-  ours.v1ToV2 = await scenario("ours v1->v2", url, "v2", async () => pick((await release(["deploy", ...imageArgs("v2"), "--warm", "60", ...PATIENT])).json));
-  ours.rollbackWarm = await scenario("ours rollback (warm)", url, "v1", async () => pick((await release(["rollback", "--warm", "60", ...PATIENT])).json));
+  ours.v1ToV2 = await scenario("ours v1->v2", url, "v2", async () =>
+    pick((await release(["deploy", ...imageArgs("v2"), "--warm", "60", ...PATIENT])).json),
+  );
+  ours.rollbackWarm = await scenario("ours rollback (warm)", url, "v1", async () =>
+    pick((await release(["rollback", "--warm", "60", ...PATIENT])).json),
+  );
   ours.badRelease = await scenario("ours bad release (unhealthy) rolled back", url, "bad-unhealthy", async () =>
-    pick((await release(["deploy", ...imageArgs("bad-unhealthy"), "--warm", "60", ...IMPATIENT])).json));
+    pick((await release(["deploy", ...imageArgs("bad-unhealthy"), "--warm", "60", ...IMPATIENT])).json),
+  );
   // The bad release took the free port, so the previous release (v2) no longer runs: a cold rollback.
   ours.rollbackAfterWarm = await scenario("ours rollback after the warm period", url, "v2", async () =>
-    pick((await release(["rollback", "--warm", "0", ...PATIENT])).json));
+    pick((await release(["rollback", "--warm", "0", ...PATIENT])).json),
+  );
   ours.v1ToV2.imageRemovedBefore = oursImageRemoved;
   report.ours = ours;
 
@@ -336,10 +430,17 @@ async function main() {
   await oursTeardown();
   const floor = report.dockerFloor.v2.median.totalMs;
   const ratio = (ms) => (ms === null ? null : Math.round((ms / floor) * 100) / 100);
-  report.ratios = { composeTimeToServeVsFloor: ratio(report.compose.v1ToV2.timeToServeMs), oursTimeToServeVsFloor: ratio(ours.v1ToV2.timeToServeMs) };
+  report.ratios = {
+    composeTimeToServeVsFloor: ratio(report.compose.v1ToV2.timeToServeMs),
+    oursTimeToServeVsFloor: ratio(ours.v1ToV2.timeToServeMs),
+  };
   // Each scenario must have done what it stands for (e.g. the demo images were not rebuilt mid-run).
-  report.valid = ours.v1ToV2.ok === true && ours.rollbackWarm.ok === true && ours.rollbackAfterWarm.ok === true &&
-    ours.badRelease.exitCode === 1 && report.compose.v1ToV2.exitCode === 0;
+  report.valid =
+    ours.v1ToV2.ok === true &&
+    ours.rollbackWarm.ok === true &&
+    ours.rollbackAfterWarm.ok === true &&
+    ours.badRelease.exitCode === 1 &&
+    report.compose.v1ToV2.exitCode === 0;
   report.targets = {
     zeroFailedV1ToV2: ours.v1ToV2.failed === 0 && ours.v1ToV2.requests >= 10000,
     zeroFailedBadRelease: ours.badRelease.failed === 0 && ours.badRelease.requests >= 10000,

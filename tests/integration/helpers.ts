@@ -13,11 +13,16 @@ const SSH_DIR = path.join(REPO_ROOT, ".local-target/ssh");
 /** ssh options pinned to the local target's key and known_hosts (never StrictHostKeyChecking=no). */
 export function sshArgs(): string[] {
   return [
-    "-i", path.join(SSH_DIR, "id_ed25519"),
-    "-o", `UserKnownHostsFile=${path.join(SSH_DIR, "known_hosts")}`,
-    "-o", "StrictHostKeyChecking=yes",
-    "-o", "BatchMode=yes",
-    "-p", "2222",
+    "-i",
+    path.join(SSH_DIR, "id_ed25519"),
+    "-o",
+    `UserKnownHostsFile=${path.join(SSH_DIR, "known_hosts")}`,
+    "-o",
+    "StrictHostKeyChecking=yes",
+    "-o",
+    "BatchMode=yes",
+    "-p",
+    "2222",
     "deploy@127.0.0.1",
   ];
 }
@@ -80,9 +85,38 @@ export function imageDigests(): Record<string, string> {
   return JSON.parse(readFileSync(path.join(REPO_ROOT, ".local-target/images.json"), "utf8"));
 }
 
+/** The one JSON line dc-release prints (status adds current/previous/retained/healthy). */
+export interface ReleaseJson {
+  ok: boolean;
+  action: string;
+  env: string | null;
+  tag: string | null;
+  digest: string | null;
+  port: number;
+  previous: { tag: string; digest: string } | null;
+  serving: { tag: string; digest: string; port: number } | null;
+  changed: boolean;
+  pulled: boolean;
+  reused: boolean;
+  rolledBack: boolean;
+  reason: string | null;
+  logFile: string;
+  exitCode: number;
+  startedAt: string;
+  lockedAt: string | null;
+  finishedAt: string;
+  durationMs: number;
+  servingAfterMs: number | null;
+  phases: Record<string, number>;
+  healthy?: boolean;
+  servingPort?: number | null;
+  current?: { tag: string; digest: string; port: number } | null;
+  retained?: { tag: string; digest: string }[];
+}
+
 export interface ReleaseResult {
   code: number | null;
-  json: Record<string, any>;
+  json: ReleaseJson;
   stderr: string;
 }
 
@@ -121,33 +155,35 @@ export class TestEnv {
 
   /** The site conf the Pulumi program renders (plus basic auth when the env has it). */
   siteConf(): string {
-    const auth = this.auth
-      ? `    auth_basic "deep-calm test";\n    auth_basic_user_file ${this.dir}/nginx/htpasswd;\n`
-      : "";
-    return [
-      `upstream deep_calm_${this.name} { include ${this.dir}/nginx/upstream.conf; }`,
-      "server {",
-      `  listen 127.0.0.1:${this.publicPort};`,
-      "  location / {",
-      `    proxy_pass http://deep_calm_${this.name};`,
-      "    proxy_set_header Host $host;",
-      "    add_header X-Deep-Calm-Upstream $upstream_addr always;",
-      auth.trimEnd(),
-      "  }",
-      "}",
-      "",
-    ]
-      .filter((l) => l !== "")
-      .join("\n") + "\n";
+    const auth = this.auth ? `    auth_basic "deep-calm test";\n    auth_basic_user_file ${this.dir}/nginx/htpasswd;\n` : "";
+    return (
+      [
+        `upstream deep_calm_${this.name} { include ${this.dir}/nginx/upstream.conf; }`,
+        "server {",
+        `  listen 127.0.0.1:${this.publicPort};`,
+        "  location / {",
+        `    proxy_pass http://deep_calm_${this.name};`,
+        "    proxy_set_header Host $host;",
+        "    add_header X-Deep-Calm-Upstream $upstream_addr always;",
+        auth.trimEnd(),
+        "  }",
+        "}",
+        "",
+      ]
+        .filter((l) => l !== "")
+        .join("\n") + "\n"
+    );
   }
 
   /** Removes the env's containers and directory, then lays out site.conf and the script afresh. */
   async reset(): Promise<void> {
     await local("docker", ["rm", "-f", ...this.ports.map((p) => this.containerName(p))]);
     const setup = await sshRun([
-      "bash", "-c",
+      "bash",
+      "-c",
       'set -e; rm -rf "$1"; mkdir -p "$1/nginx"; sudo -n /usr/sbin/nginx -t 2>/dev/null && sudo -n /usr/sbin/nginx -s reload',
-      "reset", this.dir,
+      "reset",
+      this.dir,
     ]);
     if (setup.code !== 0) throw new Error(`reset of ${this.dir} failed: ${setup.stderr}`);
     await this.put(`${this.dir}/nginx/site.conf`, this.siteConf());
@@ -156,11 +192,7 @@ export class TestEnv {
       // The password travels on stdin only: htpasswd -i reads it, the netrc is written 0600.
       const ht = await sshRun(["htpasswd", "-ciB", `${this.dir}/nginx/htpasswd`, this.auth.user], this.auth.password);
       if (ht.code !== 0) throw new Error(`htpasswd failed: ${ht.stderr}`);
-      await this.put(
-        this.netrc,
-        `machine 127.0.0.1 login ${this.auth.user} password ${this.auth.password}\n`,
-        "0600",
-      );
+      await this.put(this.netrc, `machine 127.0.0.1 login ${this.auth.user} password ${this.auth.password}\n`, "0600");
     }
   }
 
@@ -188,20 +220,25 @@ export class TestEnv {
 
   private defaultArgs(): string[] {
     const args = [
-      "--env", this.name,
-      "--ports", this.ports.join(","),
-      "--public-url", this.publicUrl,
-      "--health-interval", "0.05",
-      "--health-timeout", "1",
-      "--drain", "0.2",
+      "--env",
+      this.name,
+      "--ports",
+      this.ports.join(","),
+      "--public-url",
+      this.publicUrl,
+      "--health-interval",
+      "0.05",
+      "--health-timeout",
+      "1",
+      "--drain",
+      "0.2",
     ];
     if (this.auth) args.push("--auth-file", this.netrc);
     return args;
   }
 
   deployArgs(tag: string, extra: string[] = []): string[] {
-    return ["bash", this.script, "deploy", "--image", `${REPOSITORY}:${tag}`, "--digest", imageDigests()[tag],
-      ...this.commonArgs(extra)];
+    return ["bash", this.script, "deploy", "--image", `${REPOSITORY}:${tag}`, "--digest", imageDigests()[tag], ...this.commonArgs(extra)];
   }
 
   async deploy(tag: string, extra: string[] = []): Promise<ReleaseResult> {
@@ -225,12 +262,18 @@ export class TestEnv {
 
   async containers(): Promise<string[]> {
     const r = await local("docker", ["ps", "-a", "--format", "{{.Names}}", "--filter", `name=^dc-${this.name}-`]);
-    return r.stdout.split("\n").filter((s) => s !== "").sort();
+    return r.stdout
+      .split("\n")
+      .filter((s) => s !== "")
+      .sort();
   }
 
-  async deployLog(): Promise<Record<string, any>[]> {
+  async deployLog(): Promise<ReleaseJson[]> {
     const r = await sshRun(["bash", "-c", 'cat "$1" 2>/dev/null || true', "log", `${this.dir}/deploy.log`]);
-    return r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+    return r.stdout
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as ReleaseJson);
   }
 }
 
@@ -256,9 +299,7 @@ export function httpGet(url: string, headers: Record<string, string> = {}, timeo
     const req = http.get(url, { agent: false, headers, timeout: timeoutMs }, (res) => {
       let body = "";
       res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () =>
-        resolve({ status: res.statusCode ?? 0, body, upstream: String(res.headers["x-deep-calm-upstream"] ?? "") }),
-      );
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, upstream: String(res.headers["x-deep-calm-upstream"] ?? "") }));
       res.on("error", reject);
     });
     req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
@@ -274,12 +315,7 @@ export interface LoadReport {
 }
 
 /** Bounded load: `rps` requests per second for `durationMs`, fresh connection each, every failure counted. */
-export async function load(
-  url: string,
-  rps: number,
-  durationMs: number,
-  headers: Record<string, string> = {},
-): Promise<LoadReport> {
+export async function load(url: string, rps: number, durationMs: number, headers: Record<string, string> = {}): Promise<LoadReport> {
   const total = Math.round((rps * durationMs) / 1000);
   const report: LoadReport = { sent: 0, failed: 0, failures: [], versions: {} };
   const start = Date.now();
@@ -315,8 +351,17 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** Pulls of `ref` docker recorded between two unix times (seconds); the daemon is shared, so filter. */
 export async function pullEvents(since: number, until: number, ref: string): Promise<string[]> {
   const r = await local("docker", [
-    "events", "--since", String(since), "--until", String(until),
-    "--filter", "type=image", "--filter", "event=pull", "--format", "{{.Actor.ID}}",
+    "events",
+    "--since",
+    String(since),
+    "--until",
+    String(until),
+    "--filter",
+    "type=image",
+    "--filter",
+    "event=pull",
+    "--format",
+    "{{.Actor.ID}}",
   ]);
   return r.stdout.split("\n").filter((s) => s === ref);
 }

@@ -35,25 +35,45 @@ afterAll(async () => {
 describe("bad arguments: exit 2, the reason names option and value, nothing changes", () => {
   const digest = () => imageDigests()["v2"];
   const cases: [string, () => string[], RegExp][] = [
-    ["shell metacharacters in --image", () => ["deploy", "--env", "itestb", "--image", "x;rm -rf /", "--digest", digest()],
-      /^invalid --image 'x;rm -rf \/': expected REPO:TAG/],
-    ["command substitution in --image", () => ["deploy", "--env", "itestb", "--image", "$(id)", "--digest", digest()],
-      /^invalid --image '\$\(id\)': expected REPO:TAG/],
+    [
+      "shell metacharacters in --image",
+      () => ["deploy", "--env", "itestb", "--image", "x;rm -rf /", "--digest", digest()],
+      /^invalid --image 'x;rm -rf \/': expected REPO:TAG/,
+    ],
+    [
+      "command substitution in --image",
+      () => ["deploy", "--env", "itestb", "--image", "$(id)", "--digest", digest()],
+      /^invalid --image '\$\(id\)': expected REPO:TAG/,
+    ],
     ["unknown action", () => ["explode", "--env", "itestb"], /^invalid action 'explode': expected deploy, rollback, status/],
     ["missing --env", () => ["deploy", "--image", `${REPOSITORY}:v2`, "--digest", digest()], /^missing --env/],
-    ["uppercase env", () => ["deploy", "--env", "Prod", "--image", `${REPOSITORY}:v2`, "--digest", digest()],
-      /^invalid --env 'Prod'/],
-    ["short digest", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", "sha256:abc"],
-      /^invalid --digest 'sha256:abc': expected sha256: and 64 lowercase hex digits/],
-    ["bad ports", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--ports", "8193,8193"],
-      /^invalid --ports '8193,8193': expected two different ports/],
-    ["root with ..", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--root", "/opt/../etc"],
-      /^invalid --root '\/opt\/\.\.\/etc'/],
+    ["uppercase env", () => ["deploy", "--env", "Prod", "--image", `${REPOSITORY}:v2`, "--digest", digest()], /^invalid --env 'Prod'/],
+    [
+      "short digest",
+      () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", "sha256:abc"],
+      /^invalid --digest 'sha256:abc': expected sha256: and 64 lowercase hex digits/,
+    ],
+    [
+      "bad ports",
+      () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--ports", "8193,8193"],
+      /^invalid --ports '8193,8193': expected two different ports/,
+    ],
+    [
+      "root with ..",
+      () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--root", "/opt/../etc"],
+      /^invalid --root '\/opt\/\.\.\/etc'/,
+    ],
     ["unknown option", () => ["deploy", "--env", "itestb", "--force", "yes"], /^invalid option '--force'/],
-    ["non-numeric retries", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--health-retries", "1e3"],
-      /^invalid --health-retries '1e3': expected an integer 1\.\.10000/],
-    ["migrate with a newline", () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--migrate", "a\nb"],
-      /^invalid --migrate/],
+    [
+      "non-numeric retries",
+      () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--health-retries", "1e3"],
+      /^invalid --health-retries '1e3': expected an integer 1\.\.10000/,
+    ],
+    [
+      "migrate with a newline",
+      () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--migrate", "a\nb"],
+      /^invalid --migrate/,
+    ],
   ];
 
   test.each(cases)("%s", async (_name, argv, reason) => {
@@ -70,8 +90,16 @@ describe("bad arguments: exit 2, the reason names option and value, nothing chan
 describe("registry and digest failures: exit 4, the old release keeps serving", () => {
   test("an unreachable registry", async () => {
     const r = parseResult(
-      await sshRun(["bash", env.script, "deploy", "--image", "127.0.0.1:5999/deep-calm:v2", "--digest", `sha256:${"ab".repeat(32)}`,
-        ...env.commonArgs()]),
+      await sshRun([
+        "bash",
+        env.script,
+        "deploy",
+        "--image",
+        "127.0.0.1:5999/deep-calm:v2",
+        "--digest",
+        `sha256:${"ab".repeat(32)}`,
+        ...env.commonArgs(),
+      ]),
     );
     expect(r.code).toBe(4);
     expect(r.json.reason).toMatch(/^pull of 127\.0\.0\.1:5999\/deep-calm:v2 failed: .*connection refused/);
@@ -81,8 +109,16 @@ describe("registry and digest failures: exit 4, the old release keeps serving", 
 
   test("a tag that moved away from the pinned digest", async () => {
     const r = parseResult(
-      await sshRun(["bash", env.script, "deploy", "--image", `${REPOSITORY}:v2`, "--digest", `sha256:${"cd".repeat(32)}`,
-        ...env.commonArgs()]),
+      await sshRun([
+        "bash",
+        env.script,
+        "deploy",
+        "--image",
+        `${REPOSITORY}:v2`,
+        "--digest",
+        `sha256:${"cd".repeat(32)}`,
+        ...env.commonArgs(),
+      ]),
     );
     expect(r.code).toBe(4);
     expect(r.json.reason).toMatch(/^tag moved: 127\.0\.0\.1:5000\/deep-calm:v2 is now .*sha256:[0-9a-f]{64}, expected sha256:(cd){32}/);
@@ -101,7 +137,7 @@ describe("one release at a time per env", () => {
     expect(lines.map((l) => l.tag).sort()).toEqual(["v2", "v3"]);
     const [first, second] = lines;
     // The second took the lock only after the first had finished.
-    expect(Date.parse(second.lockedAt)).toBeGreaterThanOrEqual(Date.parse(first.finishedAt));
+    expect(Date.parse(second.lockedAt ?? "")).toBeGreaterThanOrEqual(Date.parse(first.finishedAt));
     expect(second.phases.lockMs).toBeGreaterThan(500);
     expect(await servedVersion()).toBe(second.tag);
   });
@@ -111,7 +147,9 @@ describe("one release at a time per env", () => {
     await sleep(700);
     const r = await env.deploy("v1", ["--lock-timeout", "0"]);
     expect(r.code).toBe(3);
-    expect(r.json.reason).toMatch(/^lock busy: another dc-release \(pid \d+, deploy bad-slow since .*\) holds \/opt\/deep-calm\/itestb\/\.lock after 0s/);
+    expect(r.json.reason).toMatch(
+      /^lock busy: another dc-release \(pid \d+, deploy bad-slow since .*\) holds \/opt\/deep-calm\/itestb\/\.lock after 0s/,
+    );
     expect((await slow).code).toBe(1);
   });
 });
@@ -152,8 +190,18 @@ describe("release images kept on the host", () => {
 
   test("--keep 2 drops the oldest image, never the serving or previous one", async () => {
     for (const tag of ["p1", "p2", "p3"]) {
-      const r = parseResult(await sshRun(["bash", env.script, "deploy", "--image", `${repo}:${tag}`, "--digest", built[tag],
-        ...env.commonArgs(["--keep", "2", "--warm", "0"])]));
+      const r = parseResult(
+        await sshRun([
+          "bash",
+          env.script,
+          "deploy",
+          "--image",
+          `${repo}:${tag}`,
+          "--digest",
+          built[tag],
+          ...env.commonArgs(["--keep", "2", "--warm", "0"]),
+        ]),
+      );
       expect(r.code).toBe(0);
     }
     const present = async (tag: string) => (await local("docker", ["image", "inspect", `${repo}@${built[tag]}`])).code === 0;
@@ -161,7 +209,7 @@ describe("release images kept on the host", () => {
     expect(await present("p2")).toBe(true);
     expect(await present("p3")).toBe(true);
     const status = await env.release("status", ["--env", env.name, "--ports", env.ports.join(",")]);
-    expect(status.json.retained.map((x: { tag: string }) => x.tag)).toEqual(["p2", "p3"]);
+    expect((status.json.retained ?? []).map((x) => x.tag)).toEqual(["p2", "p3"]);
     expect(status.json).toMatchObject({ healthy: true, current: { tag: "p3" }, previous: { tag: "p2" } });
   });
 
@@ -177,8 +225,12 @@ describe("secrets in <env>/.env", () => {
     const before = await servedVersion();
     const r = await env.deploy(before === "v1" ? "v2" : "v1", ["--warm", "0"]);
     expect(r.code).toBe(0);
-    const inspect = await local("docker", ["inspect", "-f", "{{json .Config.Env}} {{json .Args}} {{.Path}}",
-      env.containerName(r.json.port)]);
+    const inspect = await local("docker", [
+      "inspect",
+      "-f",
+      "{{json .Config.Env}} {{json .Args}} {{.Path}}",
+      env.containerName(r.json.port),
+    ]);
     expect(inspect.stdout).toContain(`DEMO_SECRET=${secret}`); // docker keeps it in the container config
     expect(`${JSON.stringify(r.json)}${r.stderr}`).not.toContain(secret);
     const logs = await sshRun(["bash", "-c", 'cat "$1"/deploy.log "$1"/logs/*', "x", env.dir]);
