@@ -8,6 +8,7 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { shellJoin } from "../infra/quote";
+import { localSshArgs } from "./lib/local-target";
 import { PROJECT_DIR, pulumi } from "./lib/pulumi";
 
 const ROUNDS = 3;
@@ -72,20 +73,7 @@ function releaseAlone(tag: string): number {
     "--smoke",
     "/healthz",
   ];
-  const ssh = [
-    "-i",
-    join(PROJECT_DIR, ".local-target/ssh/id_ed25519"),
-    "-o",
-    `UserKnownHostsFile=${join(PROJECT_DIR, ".local-target/ssh/known_hosts")}`,
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    "BatchMode=yes",
-    "-p",
-    "2222",
-    "deploy@127.0.0.1",
-    shellJoin(argv),
-  ];
+  const ssh = [...localSshArgs(), shellJoin(argv)];
   return timed(`dc-release ${tag}`, () => {
     const r = spawnSync("ssh", ssh, { encoding: "utf8" });
     return { status: r.status ?? 1, stderr: r.stderr };

@@ -7,24 +7,13 @@ import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { join } from "node:path";
+import { localSshArgs } from "../../scripts/lib/local-target";
 import { PROJECT_DIR, pulumi } from "../../scripts/lib/pulumi";
 
 jest.setTimeout(300_000);
 
 const FRONT = "http://127.0.0.1:8080";
-const SSH = [
-  "-i",
-  join(PROJECT_DIR, ".local-target/ssh/id_ed25519"),
-  "-o",
-  `UserKnownHostsFile=${join(PROJECT_DIR, ".local-target/ssh/known_hosts")}`,
-  "-o",
-  "StrictHostKeyChecking=yes",
-  "-o",
-  "BatchMode=yes",
-  "-p",
-  "2222",
-  "deploy@127.0.0.1",
-];
+const SSH = localSshArgs();
 const DEPLOY_LOG = "/opt/deep-calm/local/deploy.log";
 
 function deployLogLines(): number {
