@@ -12,6 +12,11 @@ export LOCAL_CONFIG="$_root/.pulumi-state/Pulumi.local.yaml"
 mkdir -p "$_root/.pulumi-state"
 [ -f "$LOCAL_CONFIG" ] || cp "$_root/Pulumi.local.yaml" "$LOCAL_CONFIG"
 (cd "$_root" && { pulumi stack select local >/dev/null 2>&1 || pulumi stack init local >/dev/null; })
+# The local stack records its deploys in the local target's Postgres (a secret in the working copy).
+if [ -f "$_root/.local-target/postgres.env" ] && ! grep -q 'deploymentLogDatabaseUrl' "$LOCAL_CONFIG"; then
+  sed -n 's/^DATABASE_URL=//p' "$_root/.local-target/postgres.env" |
+    (cd "$_root" && pulumi config set -s local --config-file "$LOCAL_CONFIG" --secret deploymentLogDatabaseUrl)
+fi
 unset _root
 
 # The imageTag of the last successful `pulumi up` of the local stack, or nothing.

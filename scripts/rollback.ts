@@ -1,9 +1,13 @@
 /**
  * One-command rollback: `npm run rollback -- <stack> [--to <tag>]`.
- * Finds the previous good release (the newest successful update whose imageTag differs from the
- * current one, from the stack's history) unless --to names one, and runs `pulumi up` with it:
- * a rollback is a deploy of an older tag, health-gated like any other.
+ * Finds the previous good release unless --to names one: from the deployment log in Postgres
+ * when the stack has one (the newest success or rolled_back row of another tag), else from the
+ * stack's history (the newest successful update that ran another tag). Then runs `pulumi up`
+ * with it: a rollback is a deploy of an older tag, health-gated like any other.
  */
+import { DeploymentLog } from "../infra/deployment-log/log";
+import { StoredDeployment } from "../infra/deployment-log/record";
+import { redact } from "../infra/deployment-log/redact";
 import { ConfigValueError } from "../infra/errors";
 import { parseImageTag } from "../infra/tag";
 import { profileFor } from "../stacks/config";
@@ -34,6 +38,30 @@ export function previousGoodTag(history: HistoryEntry[], current: string): strin
   return undefined;
 }
 
+/** The same rule over the deployment log's rows (newest first). */
+export function previousGoodFromLog(rows: Pick<StoredDeployment, "tag" | "status">[], current: string): string | undefined {
+  return rows.find((r) => (r.status === "success" || r.status === "rolled_back") && r.tag !== "" && r.tag !== current)?.tag;
+}
+
+/** From Postgres when the stack records there; undefined (with why) to fall back to stack history. */
+async function fromDeploymentLog(stack: string, env: string, current: string): Promise<{ tag?: string; note: string }> {
+  const url = pulumi(stack, ["config", "get", "deploymentLogDatabaseUrl"], { config: true });
+  const databaseUrl = url.status === 0 ? url.stdout.trim() : "";
+  if (databaseUrl === "") {
+    return { note: "no deployment log configured; using the stack's history" };
+  }
+  const schema = pulumi(stack, ["config", "get", "deploymentLogSchema"], { config: true }).stdout.trim();
+  try {
+    const log = new DeploymentLog({ databaseUrl, ...(schema === "" ? {} : { schema }) });
+    const tag = previousGoodFromLog(await log.history({ env, limit: 200 }), current);
+    return tag === undefined
+      ? { note: "the deployment log has no earlier good release; using the stack's history" }
+      : { tag, note: "from the deployment log" };
+  } catch (err) {
+    return { note: `the deployment log is unreachable (${redact((err as Error).message, [databaseUrl])}); using the stack's history` };
+  }
+}
+
 export function parseArgs(argv: string[]): { stack: string; to?: string } {
   const [stack, ...rest] = argv;
   if (stack === undefined || stack.startsWith("-")) {
@@ -49,10 +77,15 @@ export function parseArgs(argv: string[]): { stack: string; to?: string } {
   throw new Error(`unexpected arguments: ${rest.join(" ")}; usage: npm run rollback -- <stack> [--to <tag>]`);
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const { stack, to } = parseArgs(process.argv.slice(2));
   const current = pulumi(stack, ["config", "get", "imageTag"], { config: true }).stdout.trim();
   let target = to;
+  if (target === undefined) {
+    const logged = await fromDeploymentLog(stack, profileFor(stack).env, current);
+    console.log(`previous good release: ${logged.note}`);
+    target = logged.tag;
+  }
   if (target === undefined) {
     const history = pulumi(stack, ["stack", "history", "--output", "json", "--page-size", "50"]);
     if (history.status !== 0) {
@@ -86,7 +119,13 @@ function main(): number {
 
 if (require.main === module) {
   try {
-    process.exitCode = main();
+    main().then(
+      (code) => (process.exitCode = code),
+      (err: unknown) => {
+        console.error(err instanceof Error ? err.message : String(err));
+        process.exitCode = 2;
+      },
+    );
   } catch (err) {
     console.error(err instanceof ConfigValueError || err instanceof Error ? err.message : String(err));
     process.exitCode = 2;

@@ -6,6 +6,7 @@
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { get } from "node:http";
+import { Client } from "pg";
 import { join } from "node:path";
 import { localSshArgs } from "../../scripts/lib/local-target";
 import { PROJECT_DIR, pulumi } from "../../scripts/lib/pulumi";
@@ -64,11 +65,41 @@ function previewChanges(): string[] {
     .sort();
 }
 
-beforeAll(() => {
+const LOG_SCHEMA = "e2e_local_stack";
+const DATABASE_URL = /^DATABASE_URL=(.*)$/m.exec(readFileSync(join(PROJECT_DIR, ".local-target/postgres.env"), "utf8"))?.[1]?.trim() ?? "";
+
+async function logRows(): Promise<{ tag: string; status: string; logs: string | null }[]> {
+  const client = new Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    return (await client.query(`SELECT tag, status, logs FROM ${LOG_SCHEMA}.deployments WHERE env = 'local' ORDER BY id`)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+beforeAll(async () => {
   // A clean slate: whatever an earlier run or the demo left is destroyed through pulumi itself.
   pulumi("local", ["cancel", "--yes"]);
   const destroy = pulumi("local", ["destroy", "--yes", "--skip-preview"], { config: true });
   expect(destroy.status).toBe(0);
+  // Deploys are recorded in a schema of the local Postgres that this suite owns.
+  const client = new Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  await client.query(`DROP SCHEMA IF EXISTS ${LOG_SCHEMA} CASCADE`);
+  await client.query(`CREATE SCHEMA ${LOG_SCHEMA}`);
+  await client.end();
+  const setUrl = spawnSync(
+    "bash",
+    ["-c", 'source scripts/pulumi-local.sh && pulumi config set -s local --config-file "$LOCAL_CONFIG" --secret deploymentLogDatabaseUrl'],
+    {
+      cwd: PROJECT_DIR,
+      input: DATABASE_URL,
+      encoding: "utf8",
+    },
+  );
+  expect(setUrl.status).toBe(0);
+  expect(pulumi("local", ["config", "set", "deploymentLogSchema", LOG_SCHEMA], { config: true }).status).toBe(0);
 });
 
 test("v1 up: the release serves through nginx", async () => {
@@ -108,14 +139,20 @@ test("a bad release fails pulumi up with the reason; the old release keeps servi
   const good = up();
   expect(good.status).toBe(0);
   expect(await serving()).toBe("200 v3");
+  // Plain `pulumi up` recorded every attempt, the failure with its reason.
+  const rows = await logRows();
+  expect(rows.map((r) => `${r.tag} ${r.status}`)).toEqual(["v1 success", "v2 success", "bad-unhealthy failed", "v3 success"]);
+  expect(rows[2]?.logs ?? "").toMatch(/health/i);
 });
 
 test("the rollback command returns to the previous good release through pulumi up", async () => {
   const run = spawnSync("npx", ["tsx", "scripts/rollback.ts", "local"], { cwd: PROJECT_DIR, encoding: "utf8" });
+  expect(run.stdout).toContain("previous good release: from the deployment log");
   expect(run.stdout).toContain("rolling local back: v3 -> v2");
   expect(run.status).toBe(0);
   expect(await serving()).toBe("200 v2");
   expect(pulumi("local", ["config", "get", "imageTag"], { config: true }).stdout.trim()).toBe("v2");
+  expect((await logRows()).map((r) => `${r.tag} ${r.status}`).pop()).toBe("v2 rolled_back");
 });
 
 test("refresh after a hand change on the host reports drift", async () => {

@@ -1,4 +1,4 @@
-import { HistoryEntry, parseArgs, previousGoodTag } from "../../scripts/rollback";
+import { HistoryEntry, parseArgs, previousGoodFromLog, previousGoodTag } from "../../scripts/rollback";
 
 const update = (tag: string, result = "succeeded"): HistoryEntry => ({
   kind: "update",
@@ -36,5 +36,19 @@ describe("parseArgs", () => {
     expect(() => parseArgs(["staging"])).toThrow('stack: "staging" is not allowed');
     expect(() => parseArgs(["dev", "--to", "$(id)"])).toThrow('--to: "$(id)" is not allowed');
     expect(() => parseArgs(["dev", "--force"])).toThrow("unexpected arguments: --force");
+  });
+});
+
+describe("previousGoodFromLog", () => {
+  test("the newest success or rolled_back row of another tag", () => {
+    const rows = [
+      { tag: "v4", status: "failed" as const },
+      { tag: "v3", status: "success" as const },
+      { tag: "v2", status: "rolled_back" as const },
+      { tag: "v1", status: "success" as const },
+    ];
+    expect(previousGoodFromLog(rows, "v3")).toBe("v2");
+    expect(previousGoodFromLog(rows, "v4")).toBe("v3");
+    expect(previousGoodFromLog(rows.slice(0, 2), "v3")).toBeUndefined();
   });
 });
