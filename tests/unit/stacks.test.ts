@@ -1,4 +1,4 @@
-import { DIGEST_V1, DIGEST_V2, isSecretValue, named, plainStrings, Recorded, Run, runStack, SSH_KEY, valueOf } from "./harness";
+import { DIGEST_V1, DIGEST_V2, HOST_KEY, isSecretValue, named, plainStrings, Recorded, Run, runStack, SSH_KEY, valueOf } from "./harness";
 
 const list = (run: Run) => run.resources.map((r) => `${r.type} ${r.name}`).sort();
 const byName = (run: Run) => new Map(run.resources.map((r) => [r.name, r]));
@@ -274,5 +274,29 @@ describe("the observed release", () => {
     expect(isSecretValue(observed.host)).toBe(true);
     expect(observed.statusCommand).toBe("bash /opt/deep-calm/test/dc-release status --env test --root /opt/deep-calm");
     expect(observed.expectedDigest).toBe(DIGEST_V1);
+  });
+});
+
+describe("the host target", () => {
+  test("dials with the pinned host key and bounded timeouts, and proves docker answers first", async () => {
+    const run = await runStack("dev", { config: { sshDialTimeout: 7, sshDialAttempts: 3 } });
+    const ready = named(run, "dev-host-ready").inputs;
+    expect(ready.create).toBe("docker version --format '{{.Server.Version}}'");
+    expect((ready.connection as { value: unknown }).value).toMatchObject({
+      host: "dev.dc.example.com",
+      port: 22,
+      user: "dc",
+      hostKey: HOST_KEY,
+      perDialTimeout: 7,
+      dialErrorLimit: 3,
+    });
+    expect(await valueOf(run.environment.release)).toMatchObject({ ok: true });
+  });
+
+  test("everything on the host waits for the readiness step", async () => {
+    const run = await runStack("dev");
+    const order = run.resources.map((r) => r.name);
+    expect(order.indexOf("dev-host-ready")).toBeLessThan(order.indexOf("dev-project-dirs"));
+    expect(order.indexOf("dev-project-dirs")).toBeLessThan(order.indexOf("dev-release-deploy"));
   });
 });
