@@ -3,34 +3,17 @@ import { execFile, spawn, ChildProcess } from "child_process";
 import { readFileSync } from "fs";
 import * as http from "http";
 import * as path from "path";
+import { writeFileArgv } from "../../infra/compose";
+import { shellJoin } from "../../infra/quote";
+import { renderHtpasswd, renderNetrc, renderNginxSite } from "../../infra/render";
+import { localSshArgs } from "../../scripts/lib/local-target";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
 export const HOST_ROOT = "/opt/deep-calm";
 export const REGISTRY = "127.0.0.1:5000";
 export const REPOSITORY = `${REGISTRY}/deep-calm`;
-const SSH_DIR = path.join(REPO_ROOT, ".local-target/ssh");
-
 /** ssh options pinned to the local target's key and known_hosts (never StrictHostKeyChecking=no). */
-export function sshArgs(): string[] {
-  return [
-    "-i",
-    path.join(SSH_DIR, "id_ed25519"),
-    "-o",
-    `UserKnownHostsFile=${path.join(SSH_DIR, "known_hosts")}`,
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    "BatchMode=yes",
-    "-p",
-    "2222",
-    "deploy@127.0.0.1",
-  ];
-}
-
-/** POSIX single-quote quoting: ssh joins argv into one string that the remote shell parses. */
-export function shellQuote(token: string): string {
-  return /^[A-Za-z0-9_./:=,@%+-]+$/.test(token) ? token : `'${token.replace(/'/g, `'\\''`)}'`;
-}
+export const sshArgs = localSshArgs;
 
 export interface RunResult {
   code: number | null;
@@ -40,12 +23,12 @@ export interface RunResult {
 
 /** Runs argv on the host over SSH, every token quoted; optional stdin. */
 export function sshRun(argv: string[], input?: string, timeoutMs = 120_000): Promise<RunResult> {
-  return collect(spawn("ssh", [...sshArgs(), argv.map(shellQuote).join(" ")]), input, timeoutMs);
+  return collect(spawn("ssh", [...sshArgs(), shellJoin(argv)]), input, timeoutMs);
 }
 
 /** Starts an SSH run and hands back the child (for tests that cut the connection). */
 export function sshSpawn(argv: string[]): ChildProcess {
-  return spawn("ssh", [...sshArgs(), argv.map(shellQuote).join(" ")]);
+  return spawn("ssh", [...sshArgs(), shellJoin(argv)]);
 }
 
 export function collect(child: ChildProcess, input?: string, timeoutMs = 120_000): Promise<RunResult> {
@@ -155,24 +138,13 @@ export class TestEnv {
 
   /** The site conf the Pulumi program renders (plus basic auth when the env has it). */
   siteConf(): string {
-    const auth = this.auth ? `    auth_basic "deep-calm test";\n    auth_basic_user_file ${this.dir}/nginx/htpasswd;\n` : "";
-    return (
-      [
-        `upstream deep_calm_${this.name} { include ${this.dir}/nginx/upstream.conf; }`,
-        "server {",
-        `  listen 127.0.0.1:${this.publicPort};`,
-        "  location / {",
-        `    proxy_pass http://deep_calm_${this.name};`,
-        "    proxy_set_header Host $host;",
-        "    add_header X-Deep-Calm-Upstream $upstream_addr always;",
-        auth.trimEnd(),
-        "  }",
-        "}",
-        "",
-      ]
-        .filter((l) => l !== "")
-        .join("\n") + "\n"
-    );
+    return renderNginxSite({
+      env: this.name,
+      root: HOST_ROOT,
+      listen: `127.0.0.1:${this.publicPort}`,
+      serverName: "_",
+      basicAuth: this.auth !== undefined,
+    });
   }
 
   /** Removes the env's containers and directory, then lays out site.conf and the script afresh. */
@@ -189,10 +161,9 @@ export class TestEnv {
     await this.put(`${this.dir}/nginx/site.conf`, this.siteConf());
     await this.put(this.script, readFileSync(path.join(REPO_ROOT, "host/dc-release"), "utf8"));
     if (this.auth) {
-      // The password travels on stdin only: htpasswd -i reads it, the netrc is written 0600.
-      const ht = await sshRun(["htpasswd", "-ciB", `${this.dir}/nginx/htpasswd`, this.auth.user], this.auth.password);
-      if (ht.code !== 0) throw new Error(`htpasswd failed: ${ht.stderr}`);
-      await this.put(this.netrc, `machine 127.0.0.1 login ${this.auth.user} password ${this.auth.password}\n`, "0600");
+      // The program's own renderers: nginx checks the {SSHA} line, curl reads the 0600 netrc.
+      await this.put(`${this.dir}/nginx/htpasswd`, renderHtpasswd(this.auth.user, this.auth.password));
+      await this.put(this.netrc, renderNetrc("127.0.0.1", this.auth.user, this.auth.password), "0600");
     }
   }
 
@@ -202,8 +173,8 @@ export class TestEnv {
     await sshRun(["bash", "-c", 'rm -rf "$1"; sudo -n /usr/sbin/nginx -t 2>/dev/null && sudo -n /usr/sbin/nginx -s reload', "x", this.dir]);
   }
 
-  async put(file: string, content: string, mode = "0644"): Promise<void> {
-    const r = await sshRun(["bash", "-c", 'umask 077; cat >"$1"; chmod "$2" "$1"', "put", file, mode], content);
+  async put(file: string, content: string, mode: "0600" | "0644" = "0644"): Promise<void> {
+    const r = await sshRun(writeFileArgv(file, mode), content);
     if (r.code !== 0) throw new Error(`upload of ${file} failed: ${r.stderr}`);
   }
 
