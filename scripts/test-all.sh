@@ -6,12 +6,18 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 step() { printf '\n==> %s\n' "$*"; }
+results=test-output/jest
+rm -rf "$results" && mkdir -p "$results"
+# Each jest run also writes its counts, summed into one closing line at the end.
+jest_suite() {
+  npx jest --selectProjects "$1" --runInBand --json --outputFile="$results/$1.json"
+}
 
 step "lint (typecheck, eslint, prettier, shellcheck)"
 npm run --silent lint
 
 step "unit tests (Pulumi mocks)"
-npx jest --selectProjects unit
+jest_suite unit
 
 step "local target (dockerd, registry, sshd, nginx, postgres), demo images, prometheus and chromium"
 bash scripts/local-target.sh up
@@ -19,11 +25,20 @@ bash scripts/demo-images.sh
 bash scripts/observability-deps.sh
 
 step "integration tests (real SSH, docker, nginx)"
-npx jest --selectProjects integration --runInBand
+jest_suite integration
 
-if [ -d tests/e2e ] && [ -n "$(ls tests/e2e 2>/dev/null)" ]; then
-  step "pulumi engine"
-  bash scripts/install-engine.sh
-  step "end-to-end tests (real pulumi up on the local stack)"
-  npx jest --selectProjects e2e --runInBand
-fi
+step "pulumi engine"
+bash scripts/install-engine.sh
+step "end-to-end tests (real pulumi up on the local stack)"
+jest_suite e2e
+
+# shellcheck disable=SC2016 # the script is JavaScript
+node -e '
+  const fs = require("fs");
+  let passed = 0, failed = 0, skipped = 0;
+  for (const f of fs.readdirSync(process.argv[1])) {
+    const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${f}`, "utf8"));
+    passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
+  }
+  console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
+' "$results"
