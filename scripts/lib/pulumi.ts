@@ -38,9 +38,29 @@ export interface PulumiRun {
   stderr: string;
 }
 
+let localStackReady = false;
+
+/** The local stack is created in its backend on first use (a fresh clone has none). */
+function ensureLocalStack(env: NodeJS.ProcessEnv): void {
+  if (localStackReady) {
+    return;
+  }
+  const run = (args: string[]) => spawnSync("pulumi", args, { cwd: PROJECT_DIR, env, encoding: "utf8" });
+  if (run(["stack", "select", "local"]).status !== 0) {
+    const init = run(["stack", "init", "local"]);
+    if (init.status !== 0) {
+      throw new Error(`cannot create the local stack: ${init.stderr.trim()}`);
+    }
+  }
+  localStackReady = true;
+}
+
 /** Runs `pulumi <args> -s <stack>`; `inherit` streams its output to the terminal. */
 export function pulumi(stack: string, args: string[], options: { inherit?: boolean; config?: boolean } = {}): PulumiRun {
   const { env, configFlags } = stackContext(stack);
+  if (stack === "local") {
+    ensureLocalStack(env);
+  }
   const argv = [...args, "-s", stack, ...(options.config ? configFlags : [])];
   const result: SpawnSyncReturns<string> = spawnSync("pulumi", argv, {
     cwd: PROJECT_DIR,
