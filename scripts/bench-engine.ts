@@ -1,11 +1,13 @@
 /**
  * `npm run bench:engine`: the real engine on the local stack, measured in one run and printed as
  * JSON. Targets: a no-op `pulumi up` <= 5 s; `pulumi up` v1 -> v2 <= the release procedure alone
- * (dc-release over SSH, same switch) + 4 s. Also the engine install time with warm caches (the
- * cold figure needs empty Go caches: `scripts/install-engine.sh` prints it on a fresh machine).
+ * (dc-release over SSH, same switch) + 4 s. Also the engine install time with warm caches and,
+ * with --cold (`npm run bench:engine -- --cold`), from empty caches.
  * Needs the local target, the demo images and the engine (npm run demo sets them all up).
  */
 import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { shellJoin } from "../infra/quote";
 import { localSshArgs } from "./lib/local-target";
@@ -83,11 +85,39 @@ function releaseAlone(tag: string): number {
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
-function main(): void {
-  const installWarm = timed("install-engine", () => {
-    const r = spawnSync("bash", ["scripts/install-engine.sh"], { cwd: PROJECT_DIR, encoding: "utf8" });
+function installEngine(env: NodeJS.ProcessEnv = process.env): number {
+  return timed("install-engine", () => {
+    const r = spawnSync("bash", ["scripts/install-engine.sh"], { cwd: PROJECT_DIR, encoding: "utf8", env });
     return { status: r.status ?? 1, stderr: r.stderr };
   });
+}
+
+/**
+ * The engine built from empty caches: a fresh engine dir, Go module and build caches and Pulumi
+ * home, all temporary (the real ones are left alone). Minutes on two cores, so only with --cold.
+ */
+function installCold(): number {
+  const root = mkdtempSync(join(tmpdir(), "bench-engine-cold-"));
+  try {
+    const dir = (name: string) => join(root, name);
+    return installEngine({
+      ...process.env,
+      ENGINE_FORCE_BUILD: "1",
+      ENGINE_DIR: dir("engine"),
+      GOMODCACHE: dir("gomod"),
+      GOCACHE: dir("gocache"),
+      PULUMI_HOME: dir("pulumi-home"),
+    });
+  } finally {
+    // Go marks its module cache read-only.
+    spawnSync("chmod", ["-R", "u+w", root]);
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function main(): void {
+  const installColdSeconds = process.argv.includes("--cold") ? round(installCold()) : "not measured (run with --cold)";
+  const installWarm = installEngine();
   up("v1");
   const noop: number[] = [];
   const upSwitch: number[] = [];
@@ -108,6 +138,7 @@ function main(): void {
     releaseAloneSeconds: { median: round(median(alone)), all: alone.map(round) },
     engineOverheadSeconds: { value: round(median(upSwitch) - median(alone)), target: 4, met: median(upSwitch) - median(alone) <= 4 },
     installWarmSeconds: round(installWarm),
+    installColdSeconds,
   };
   console.log(JSON.stringify(result, null, 2));
 }

@@ -15,12 +15,13 @@
 #
 # Environment:
 #   ENGINE_FORCE_BUILD=1   build into .engine/bin even if a usable pulumi is installed
+#   ENGINE_DIR=DIR         build into DIR instead of .engine (bench:engine --cold uses a fresh one)
 set -euo pipefail
 
 start=$SECONDS
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 tools_dir="$repo_root/tools/pulumi"
-engine_dir="$repo_root/.engine"
+engine_dir="${ENGINE_DIR:-$repo_root/.engine}"
 bin_dir="$engine_dir/bin"
 plugin_dir="$engine_dir/plugins"
 stamp_dir="$engine_dir/stamps"
