@@ -209,7 +209,12 @@ export class TestEnv {
   }
 
   deployArgs(tag: string, extra: string[] = []): string[] {
-    return ["bash", this.script, "deploy", "--image", `${REPOSITORY}:${tag}`, "--digest", imageDigests()[tag], ...this.commonArgs(extra)];
+    return this.deployImageArgs(`${REPOSITORY}:${tag}`, imageDigests()[tag], extra);
+  }
+
+  /** A deploy of any image reference and digest (other repositories, bad digests). */
+  deployImageArgs(image: string, digest: string, extra: string[] = []): string[] {
+    return ["bash", this.script, "deploy", "--image", image, "--digest", digest, ...this.commonArgs(extra)];
   }
 
   async deploy(tag: string, extra: string[] = []): Promise<ReleaseResult> {

@@ -89,18 +89,7 @@ describe("bad arguments: exit 2, the reason names option and value, nothing chan
 
 describe("registry and digest failures: exit 4, the old release keeps serving", () => {
   test("an unreachable registry", async () => {
-    const r = parseResult(
-      await sshRun([
-        "bash",
-        env.script,
-        "deploy",
-        "--image",
-        "127.0.0.1:5999/deep-calm:v2",
-        "--digest",
-        `sha256:${"ab".repeat(32)}`,
-        ...env.commonArgs(),
-      ]),
-    );
+    const r = parseResult(await sshRun(env.deployImageArgs("127.0.0.1:5999/deep-calm:v2", `sha256:${"ab".repeat(32)}`)));
     expect(r.code).toBe(4);
     expect(r.json.reason).toMatch(/^pull of 127\.0\.0\.1:5999\/deep-calm:v2 failed: .*connection refused/);
     expect(await servedVersion()).toBe("v1");
@@ -108,18 +97,7 @@ describe("registry and digest failures: exit 4, the old release keeps serving", 
   });
 
   test("a tag that moved away from the pinned digest", async () => {
-    const r = parseResult(
-      await sshRun([
-        "bash",
-        env.script,
-        "deploy",
-        "--image",
-        `${REPOSITORY}:v2`,
-        "--digest",
-        `sha256:${"cd".repeat(32)}`,
-        ...env.commonArgs(),
-      ]),
-    );
+    const r = parseResult(await sshRun(env.deployImageArgs(`${REPOSITORY}:v2`, `sha256:${"cd".repeat(32)}`)));
     expect(r.code).toBe(4);
     expect(r.json.reason).toMatch(/^tag moved: 127\.0\.0\.1:5000\/deep-calm:v2 is now .*sha256:[0-9a-f]{64}, expected sha256:(cd){32}/);
     expect(await servedVersion()).toBe("v1");
@@ -190,18 +168,7 @@ describe("release images kept on the host", () => {
 
   test("--keep 2 drops the oldest image, never the serving or previous one", async () => {
     for (const tag of ["p1", "p2", "p3"]) {
-      const r = parseResult(
-        await sshRun([
-          "bash",
-          env.script,
-          "deploy",
-          "--image",
-          `${repo}:${tag}`,
-          "--digest",
-          built[tag],
-          ...env.commonArgs(["--keep", "2", "--warm", "0"]),
-        ]),
-      );
+      const r = parseResult(await sshRun(env.deployImageArgs(`${repo}:${tag}`, built[tag], ["--keep", "2", "--warm", "0"])));
       expect(r.code).toBe(0);
     }
     const present = async (tag: string) => (await local("docker", ["image", "inspect", `${repo}@${built[tag]}`])).code === 0;
