@@ -109,24 +109,31 @@ export interface NginxSite {
   serverName: string;
   /** Basic auth in front of everything (test). */
   basicAuth: boolean;
+  /** The blue/green loopback ports the releases take turns on. */
+  ports: readonly [number, number];
 }
 
-/** The env's nginx site. dc-release writes `upstream.conf` and enables the site once it exists. */
+/**
+ * The env's nginx site. dc-release enables it with the first release; after that a switch is the
+ * `live` symlink alone: each request reads which port's marker `live` leads to (one stat, never
+ * cached), so a switch takes effect at the next request with no reload. A reload would leave the
+ * old workers accepting for another 100 ms (nginx's own pause before it retires them).
+ */
 export function renderNginxSite(site: NginxSite): string {
   const dir = `${site.root}/${site.env}/nginx`;
-  const upstream = `deep_calm_${site.env.replace(/-/g, "_")}`;
   const auth = site.basicAuth ? [`    auth_basic "deep-calm ${site.env}";`, `    auth_basic_user_file ${dir}/htpasswd;`] : [];
   return [
     "# Rendered by deep-calm-deploy; edits are overwritten on the next `pulumi up`.",
-    `upstream ${upstream} {`,
-    `  include ${dir}/upstream.conf;`,
-    "}",
     "server {",
     `  listen ${site.listen};`,
     `  server_name ${site.serverName};`,
+    "  open_file_cache off;",
+    '  set $deep_calm_port "";',
+    ...site.ports.map((port) => `  if (-f ${dir}/live/${port}) { set $deep_calm_port ${port}; }`),
+    '  if ($deep_calm_port = "") { return 503; }',
     "  location / {",
     ...auth,
-    `    proxy_pass http://${upstream};`,
+    "    proxy_pass http://127.0.0.1:$deep_calm_port;",
     "    proxy_set_header Host $host;",
     "    proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;",
     "    proxy_set_header X-Forwarded-Proto $scheme;",

@@ -39,6 +39,7 @@ function run(cmd, args, input) {
     child.stderr.on("data", (d) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr, ms: performance.now() - t0, t0 }));
+    child.stdin.on("error", () => {}); // a command that exits before reading its stdin
     child.stdin.end(input ?? "");
   });
 }
@@ -286,12 +287,16 @@ const IMPATIENT = ["--health-retries", "100"]; // the bad release: given up afte
 
 async function oursSetup() {
   await run("docker", ["rm", "-f", ...OURS.ports.map((p) => `dc-${OURS.env}-${p}`)]);
+  // The site the Pulumi program renders (infra/render.ts renderNginxSite), for the bench's env.
   const site = [
-    `upstream deep_calm_${OURS.env} { include ${envDir}/nginx/upstream.conf; }`,
     "server {",
     `  listen 127.0.0.1:${OURS.publicPort};`,
+    "  open_file_cache off;",
+    '  set $deep_calm_port "";',
+    ...OURS.ports.map((p) => `  if (-f ${envDir}/nginx/live/${p}) { set $deep_calm_port ${p}; }`),
+    '  if ($deep_calm_port = "") { return 503; }',
     "  location / {",
-    `    proxy_pass http://deep_calm_${OURS.env};`,
+    "    proxy_pass http://127.0.0.1:$deep_calm_port;",
     "    proxy_set_header Host $host;",
     "    add_header X-Deep-Calm-Upstream $upstream_addr always;",
     "  }",

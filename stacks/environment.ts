@@ -121,6 +121,7 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
           listen: cfg.nginx.listen,
           serverName: cfg.nginx.serverName,
           basicAuth: cfg.profile.basicAuth,
+          ports: cfg.release.ports,
         }),
         htpasswd: basicAuthPassword?.apply((pw) => renderHtpasswd(cfg.basicAuthUser, pw)),
         smokeNetrc: basicAuthPassword?.apply((pw) => renderNetrc(new URL(cfg.release.publicUrl).hostname, cfg.basicAuthUser, pw)),

@@ -144,6 +144,7 @@ export class TestEnv {
       listen: `127.0.0.1:${this.publicPort}`,
       serverName: "_",
       basicAuth: this.auth !== undefined,
+      ports: this.ports,
     });
   }
 
@@ -182,6 +183,12 @@ export class TestEnv {
     const r = await sshRun(["cat", file]);
     if (r.code !== 0) throw new Error(`cat ${file} failed: ${r.stderr}`);
     return r.stdout;
+  }
+
+  /** Where the env's live symlink leads (`port-8191`), i.e. the port nginx routes to; "" if none. */
+  async live(): Promise<string> {
+    const r = await sshRun(["readlink", `${this.dir}/nginx/live`]);
+    return r.code === 0 ? r.stdout.trim() : "";
   }
 
   /** Options every test run shares (fast health polling, ports, front, auth); `extra` overrides them. */

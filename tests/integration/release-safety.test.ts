@@ -4,6 +4,9 @@
  */
 import { randomBytes } from "crypto";
 import { spawn } from "child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "fs";
+import os from "os";
+import path from "path";
 import { TestEnv, REPOSITORY, collect, imageDigests, local, parseResult, sleep, sshRun, sshSpawn } from "./helpers";
 
 jest.setTimeout(120_000);
@@ -96,6 +99,40 @@ describe("registry and digest failures: exit 4, the old release keeps serving", 
     expect(await env.containers()).toEqual(["dc-itestb-8193"]);
   });
 
+  test("an unreachable registry with the pinned digest already on the host: that copy runs", async () => {
+    // A registry of its own that goes down after one pull: the host keeps 127.0.0.1:5998/...@digest.
+    const dir = mkdtempSync(path.join(os.tmpdir(), "dc-registry-"));
+    writeFileSync(
+      path.join(dir, "config.yml"),
+      `version: 0.1\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\nhttp:\n  addr: 127.0.0.1:5998\n`,
+    );
+    const registry = spawn("/usr/bin/docker-registry", ["serve", path.join(dir, "config.yml")], { stdio: "ignore" });
+    const ref = "127.0.0.1:5998/deep-calm-offline:v2";
+    try {
+      for (let i = 0; i < 100 && (await local("curl", ["-fsS", "http://127.0.0.1:5998/v2/"])).code !== 0; i++) await sleep(100);
+      expect((await local("docker", ["tag", `${REPOSITORY}:v2`, ref])).code).toBe(0);
+      expect((await local("docker", ["push", ref])).code).toBe(0);
+      const digest = (await local("docker", ["image", "inspect", "-f", "{{index .RepoDigests 0}}", ref])).stdout.trim().split("@")[1];
+      expect(digest).toMatch(/^sha256:[0-9a-f]{64}$/);
+      registry.kill("SIGTERM");
+      await new Promise((r) => registry.once("exit", r));
+
+      const r = parseResult(await sshRun(env.deployImageArgs(ref, digest, ["--warm", "0"])));
+      expect(r.code).toBe(0);
+      expect(r.json).toMatchObject({ ok: true, tag: "v2", digest, pulled: false });
+      expect(await env.read(r.json.logFile)).toMatch(
+        /pull failed, but 127\.0\.0\.1:5998\/deep-calm-offline@sha256:[0-9a-f]{64} is already on the host; using it/,
+      );
+      expect(await servedVersion()).toBe("v2");
+      const back = await env.deploy("v1", ["--warm", "0"]);
+      expect(back.code).toBe(0);
+    } finally {
+      registry.kill("SIGKILL");
+      await local("docker", ["image", "rm", ref]);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("a tag that moved away from the pinned digest", async () => {
     const r = parseResult(await sshRun(env.deployImageArgs(`${REPOSITORY}:v2`, `sha256:${"cd".repeat(32)}`)));
     expect(r.code).toBe(4);
@@ -141,6 +178,25 @@ describe("the warm old release", () => {
     await sleep(3000);
     expect(await env.containers()).toEqual([env.containerName(r.json.port)]);
     expect(await env.read(r.json.logFile)).toContain("warm period over: stopped");
+  });
+});
+
+describe("a container the state does not know of", () => {
+  test("holding the new release's name (left by a crash or by hand) is replaced, not fatal", async () => {
+    const before = await servedVersion();
+    const servingPort = Number((await env.get("/healthz")).upstream.split(":")[1]);
+    const freePort = env.ports.find((p) => p !== servingPort)!;
+    await local("docker", ["rm", "-f", env.containerName(freePort)]);
+    const leftover = await local("docker", ["create", "--name", env.containerName(freePort), "--network", "host", `${REPOSITORY}:v1`]);
+    expect(leftover.code).toBe(0);
+    // The state forgets v3 (as after a crash): nothing in it points at the port, so docker run meets the name.
+    await sshRun(["sed", "-i", "/ v3 /d", `${env.dir}/state/releases`]);
+    const r = await env.deploy("v3", ["--warm", "0"]);
+    expect(r.code).toBe(0);
+    expect(r.json.port).toBe(freePort);
+    expect(await env.read(r.json.logFile)).toContain(`start: removing a leftover ${env.containerName(freePort)}`);
+    expect(await servedVersion()).toBe("v3");
+    expect((await env.deploy(before, ["--warm", "0"])).code).toBe(0);
   });
 });
 

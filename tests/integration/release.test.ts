@@ -3,7 +3,8 @@
  * failed migration, smoke failure, rollback (warm and cold). The steps build on each other.
  */
 import { randomBytes } from "crypto";
-import { REPOSITORY, TestEnv, load, pullEvents, sshRun } from "./helpers";
+import { readFileSync } from "fs";
+import { REPOSITORY, TestEnv, load, local, pullEvents, sshRun } from "./helpers";
 
 jest.setTimeout(120_000);
 
@@ -16,6 +17,15 @@ async function servedVersion(): Promise<string> {
   const a = await env.get("/version");
   expect(a.status).toBe(200);
   return a.body;
+}
+
+/** PIDs of nginx's worker processes: a reload replaces them all. */
+async function nginxWorkers(): Promise<string[]> {
+  const master = readFileSync("/run/nginx.pid", "utf8").trim();
+  const ps = await local("ps", ["-o", "pid=", "--ppid", master]);
+  const pids = ps.stdout.split(/\s+/).filter((p) => p !== "");
+  expect(pids.length).toBeGreaterThan(0);
+  return pids.sort();
 }
 
 async function servingPort(): Promise<number> {
@@ -44,7 +54,7 @@ describe("dc-release deploy", () => {
     expect((await env.get("/healthz")).upstream).toBe("127.0.0.1:8191");
     const anonymous = await (await import("./helpers")).httpGet(`${env.publicUrl}/version`);
     expect(anonymous.status).toBe(401);
-    expect((await env.read(`${env.dir}/nginx/upstream.conf`)).trim()).toBe("server 127.0.0.1:8191;");
+    expect(await env.live()).toBe("port-8191");
     const status = await env.release("status", ["--env", env.name, "--ports", "8191,8192"]);
     expect(status.json).toMatchObject({ ok: true, healthy: true, servingPort: 8191, current: { tag: "v1" } });
   });
@@ -57,10 +67,14 @@ describe("dc-release deploy", () => {
   });
 
   test("v1 -> v2 under 200 rps through nginx drops nothing", async () => {
+    const workers = await nginxWorkers();
     const traffic = load(`${env.publicUrl}/version`, 200, 5000, env.authHeader());
     await new Promise((r) => setTimeout(r, 1000));
     const r = await env.deploy("v2", ["--warm", "60", "--smoke", "/version"]);
     const report = await traffic;
+    // The switch was the live symlink alone: no reload, so nginx runs the very same workers.
+    expect(await nginxWorkers()).toEqual(workers);
+    expect(await env.live()).toBe("port-8192");
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ ok: true, tag: "v2", port: 8192, changed: true, previous: { tag: "v1" } });
     expect(report.sent).toBe(1000);
@@ -144,13 +158,13 @@ describe("bad releases leave the old release serving", () => {
 
   test("failed migration: nothing started, nothing switched", async () => {
     const before = await servedVersion();
-    const upstream = await env.read(`${env.dir}/nginx/upstream.conf`);
+    const live = await env.live();
     const r = await env.deploy("bad-migrate", ["--migrate", "/bin/migrate"]);
     expect(r.code).toBe(1);
     expect(r.json.reason).toMatch(/^migration failed \(exit 1\): sh -c '\/bin\/migrate' said: migration failed: demo image bad-migrate/);
     expect(r.json).toMatchObject({ rolledBack: false, changed: false });
     expect(r.json.phases.startMs).toBe(0);
-    expect(await env.read(`${env.dir}/nginx/upstream.conf`)).toBe(upstream);
+    expect(await env.live()).toBe(live);
     expect(await env.containers()).toEqual([env.containerName(await servingPort())]);
     expect(await servedVersion()).toBe(before);
   });
@@ -176,7 +190,7 @@ describe("bad releases leave the old release serving", () => {
     expect(r.json.servingAfterMs).not.toBeNull();
     expect(await servedVersion()).toBe(before);
     expect((await env.get("/healthz")).upstream).toBe(`127.0.0.1:${oldPort}`);
-    expect((await env.read(`${env.dir}/nginx/upstream.conf`)).trim()).toBe(`server 127.0.0.1:${oldPort};`);
+    expect(await env.live()).toBe(`port-${oldPort}`);
   });
 
   test("every attempt is one line in deploy.log, and the netrc secret never shows", async () => {

@@ -49,15 +49,28 @@ describe(".env", () => {
 });
 
 describe("nginx site", () => {
-  const base = { env: "dev", root: "/opt/deep-calm", listen: "127.0.0.1:8080", serverName: "_", basicAuth: false };
+  const base = {
+    env: "dev",
+    root: "/opt/deep-calm",
+    listen: "127.0.0.1:8080",
+    serverName: "_",
+    basicAuth: false,
+    ports: [8101, 8102] as const,
+  };
 
-  test("proxies to the env's upstream file and reports which upstream answered", () => {
+  test("routes each request to the port that live leads to, and reports which one answered", () => {
     const site = renderNginxSite(base);
-    expect(site).toContain("upstream deep_calm_dev {\n  include /opt/deep-calm/dev/nginx/upstream.conf;\n}");
     expect(site).toContain("  listen 127.0.0.1:8080;");
-    expect(site).toContain("    proxy_pass http://deep_calm_dev;");
+    expect(site).toContain("  if (-f /opt/deep-calm/dev/nginx/live/8101) { set $deep_calm_port 8101; }");
+    expect(site).toContain("  if (-f /opt/deep-calm/dev/nginx/live/8102) { set $deep_calm_port 8102; }");
+    expect(site).toContain('  if ($deep_calm_port = "") { return 503; }');
+    expect(site).toContain("    proxy_pass http://127.0.0.1:$deep_calm_port;");
     expect(site).toContain("    add_header X-Deep-Calm-Upstream $upstream_addr always;");
     expect(site).not.toContain("auth_basic");
+  });
+
+  test("never caches the live check (a cached stat would delay the switch)", () => {
+    expect(renderNginxSite(base)).toContain("  open_file_cache off;");
   });
 
   test("test has basic auth", () => {
@@ -65,8 +78,10 @@ describe("nginx site", () => {
     expect(site).toContain('    auth_basic "deep-calm test";\n    auth_basic_user_file /opt/deep-calm/test/nginx/htpasswd;');
   });
 
-  test("env names with dashes make valid upstream names", () => {
-    expect(renderNginxSite({ ...base, env: "pr-7" })).toContain("upstream deep_calm_pr_7 {");
+  test("the env's own ports and directory", () => {
+    const site = renderNginxSite({ ...base, env: "pr-7", ports: [9001, 9002] });
+    expect(site).toContain("  if (-f /opt/deep-calm/pr-7/nginx/live/9002) { set $deep_calm_port 9002; }");
+    expect(site).not.toContain("8101");
   });
 });
 
