@@ -14,9 +14,12 @@ const SOURCE_REPOSITORY = "127.0.0.1:5000/deep-calm";
 // The bench's own copies: other sessions rebuild the demo tags at any time, these stay put for the run.
 const REPOSITORY = "127.0.0.1:5000/deep-calm-bench";
 const BENCH_TAGS = ["v1", "v2", "bad-unhealthy"];
+// Releases new to the host, like every real deploy: v2 with its own version (hence digest) each.
+const NEW_RELEASES = ["v2", "v2b", "v2c"];
 const RPS = Number(process.env.BENCH_RPS ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
-const LEAD_MS = 3000; // load runs this long before the switch starts
+const LEAD_MS = 3000; // load runs this long before the first switch starts
+const SETTLE_MS = 3000; // between switches of one scenario: past drain (1 s) + a short warm period (0.5 s)
 const OURS = { env: "bench", ports: [8291, 8292], publicPort: 8290 };
 const COMPOSE = { project: "dcbench", port: 8281, publicPort: 8280, dir: path.join(os.tmpdir(), "dc-bench-compose") };
 const COMPOSE_SITE_DIR = "/opt/deep-calm/dcbench-compose/nginx"; // picked up by the global nginx include
@@ -98,46 +101,70 @@ async function runLoad(url) {
   return { results, start, end: performance.now() };
 }
 
-/** Figures of one scenario from the load record and the switch command's start/end. */
-function figures(load, switchStart, switchEnd, newBody) {
+const median = (xs) => {
+  const sorted = xs.filter((x) => x !== null).sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : null;
+};
+
+/** Figures of one scenario from the load record and its switches ({body, t0, t1, out} each). */
+function figures(load, switches) {
   const ok = load.results.filter((r) => r.status === 200).sort((a, b) => a.doneAt - b.doneAt);
   const failed = load.results.length - ok.length;
   let gap = 0;
   for (let i = 1; i < ok.length; i++) gap = Math.max(gap, ok[i].doneAt - ok[i - 1].doneAt);
-  const firstNew = ok.find((r) => r.body === newBody && r.sentAt >= switchStart);
   const failures = {};
   const failedAt = [];
   for (const r of load.results) {
     if (r.status === 200) continue;
     const key = r.status ? `HTTP ${r.status}` : r.body;
     failures[key] = (failures[key] ?? 0) + 1;
-    failedAt.push(Math.round(r.sentAt - switchStart));
+    failedAt.push(Math.round(r.sentAt - switches[0].t0));
   }
+  const each = switches.map(({ body, t0, t1, out }) => {
+    const firstNew = ok.find((r) => r.body === body && r.sentAt >= t0);
+    return {
+      to: body,
+      timeToServeMs: firstNew ? Math.round(firstNew.doneAt - t0) : null,
+      switchCommandMs: Math.round(t1 - t0),
+      ...out,
+    };
+  });
   return {
     requests: load.results.length,
     failed,
     failures,
     failedSentMsAfterSwitchStart: failedAt.length ? [Math.min(...failedAt), Math.max(...failedAt)] : null,
     longestGapMs: Math.round(gap),
-    timeToServeMs: firstNew ? Math.round(firstNew.doneAt - switchStart) : null,
-    switchCommandMs: Math.round(switchEnd - switchStart),
+    timeToServeMs: median(each.map((e) => e.timeToServeMs)),
+    switchCommandMs: median(each.map((e) => e.switchCommandMs)),
     loadWallMs: Math.round(load.end - load.start),
     achievedRps: Math.round(load.results.length / ((load.end - load.start) / 1000)),
+    switches: each,
   };
 }
 
-/** Runs `action` under load against `url`; `newBody` is what the new release answers on /version. */
-async function scenario(name, url, newBody, action) {
+/**
+ * Runs `steps` one after another under load against `url`, SETTLE_MS apart. A step is
+ * { body, prepare?, run }: `prepare` runs untimed, `run` is the switch to a release answering
+ * `body` on /version. Times to serve are per switch; the scenario reports their median.
+ */
+async function scenario(name, url, steps) {
   log(`${name}: ${RPS} rps for ${SECONDS}s on ${url}`);
   const loading = runLoad(url);
   await sleep(LEAD_MS);
-  const t0 = performance.now();
-  const out = await action();
-  const t1 = performance.now();
+  const switches = [];
+  for (const step of steps) {
+    if (switches.length > 0) await sleep(SETTLE_MS);
+    const prepared = step.prepare ? await step.prepare() : {};
+    const t0 = performance.now();
+    const out = await step.run();
+    switches.push({ body: step.body, t0, t1: performance.now(), out: { ...prepared, ...out } });
+  }
   const load = await loading;
-  const f = figures(load, t0, t1, newBody);
-  log(`${name}: ${f.failed}/${f.requests} failed, gap ${f.longestGapMs} ms, serving after ${f.timeToServeMs} ms`);
-  return { ...f, ...out };
+  const f = figures(load, switches);
+  const serve = f.switches.map((e) => e.timeToServeMs).join(", ");
+  log(`${name}: ${f.failed}/${f.requests} failed, gap ${f.longestGapMs} ms, serving after ${serve} ms`);
+  return f;
 }
 
 /** Copies the demo images (by the digests recorded now) to the bench's own repository. */
@@ -148,6 +175,15 @@ async function copyImages() {
     const pull = await run("docker", ["pull", "-q", from]);
     if (pull.code !== 0) throw new Error(`docker pull ${from}: ${pull.stderr}`);
     await run("docker", ["tag", from, `${REPOSITORY}:${tag}`]);
+    const push = await run("docker", ["push", `${REPOSITORY}:${tag}`]);
+    const m = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout);
+    if (push.code !== 0 || !m) throw new Error(`docker push ${REPOSITORY}:${tag}: ${push.stderr}`);
+    digests[tag] = m[1];
+  }
+  for (const tag of NEW_RELEASES.filter((t) => !BENCH_TAGS.includes(t))) {
+    const dockerfile = `FROM ${REPOSITORY}@${digests.v2}\nENV DEMO_VERSION=${tag}\nLABEL org.opencontainers.image.version=${tag}\n`;
+    const build = await run("env", ["DOCKER_BUILDKIT=0", "docker", "build", "-q", "-t", `${REPOSITORY}:${tag}`, "-"], dockerfile);
+    if (build.code !== 0) throw new Error(`docker build ${tag}: ${build.stderr}`);
     const push = await run("docker", ["push", `${REPOSITORY}:${tag}`]);
     const m = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout);
     if (push.code !== 0 || !m) throw new Error(`docker push ${REPOSITORY}:${tag}: ${push.stderr}`);
@@ -379,53 +415,72 @@ async function main() {
   };
 
   await copyImages();
-  await oursTeardown(); // a previous run's release would keep v2 in use
+  await oursTeardown(); // a previous run's release would keep its images in use
   await composeTeardown();
   await ssh(["true"]); // opens the pooled connection outside any measurement
   await oursSetup();
   // The floor is measured under the same load as the scenarios (against our front, v1 serving).
-  log(`docker floor for v2 (pull + start + first healthy probe), 3 runs under ${RPS} rps, median`);
+  log(`docker floor for ${NEW_RELEASES.join(", ")} (pull + start + first healthy probe) under ${RPS} rps, median`);
   const floorLoad = runLoad(`${publicUrl}/version`);
   await sleep(LEAD_MS);
   const floors = [];
-  for (let i = 0; i < 3; i++) floors.push(await dockerFloor("v2"));
+  for (const tag of NEW_RELEASES) floors.push({ tag, ...(await dockerFloor(tag)) });
   const floorLoadDone = await floorLoad;
-  floors.sort((a, b) => a.totalMs - b.totalMs);
-  report.dockerFloor = {
-    v2: { median: floors[1], runs: floors, loadFailed: floorLoadDone.results.filter((r) => r.status !== 200).length },
-  };
+  const middle = [...floors].sort((a, b) => a.totalMs - b.totalMs)[Math.floor((floors.length - 1) / 2)];
+  report.dockerFloor = { median: middle, runs: floors, loadFailed: floorLoadDone.results.filter((r) => r.status !== 200).length };
 
   log("seed's way: docker-compose");
   await composeSetup();
-  const composeImageRemoved = await removeImage("v2");
   report.compose = {
-    v1ToV2: await scenario("compose v1->v2", `http://127.0.0.1:${COMPOSE.publicPort}/version`, "v2", async () => {
-      writeFileSync(path.join(COMPOSE.dir, ".env"), "IMAGE_TAG=v2\n");
-      const pull = await compose(["pull"]);
-      const up = await compose(["up", "-d"]);
-      return { exitCode: up.code ?? pull.code, imageRemovedBefore: composeImageRemoved };
-    }),
+    v1ToV2: await scenario("compose v1->v2", `http://127.0.0.1:${COMPOSE.publicPort}/version`, [
+      {
+        body: "v2",
+        prepare: async () => ({ imageRemovedBefore: await removeImage("v2") }),
+        run: async () => {
+          writeFileSync(path.join(COMPOSE.dir, ".env"), "IMAGE_TAG=v2\n");
+          const pull = await compose(["pull"]);
+          const up = await compose(["up", "-d"]);
+          return { exitCode: up.code ?? pull.code };
+        },
+      },
+    ]),
   };
   await composeTeardown();
 
   log("ours: dc-release over SSH (one pooled SSH connection, like a deploy tool's session)");
-  const oursImageRemoved = await removeImage("v2");
   const url = `${publicUrl}/version`;
   const ours = {};
-  ours.v1ToV2 = await scenario("ours v1->v2", url, "v2", async () =>
-    pick((await release(["deploy", ...imageArgs("v2"), "--warm", "60", ...PATIENT])).json),
+  const [, , newest] = NEW_RELEASES;
+  // Three deploys of releases new to the host (image pulled each time), like the floor's three runs.
+  // Each comes after the previous one's warm period, as deploys usually do; the last keeps its
+  // predecessor warm for the rollback below.
+  ours.v1ToV2 = await scenario(
+    `ours v1->${NEW_RELEASES.join("->")}`,
+    url,
+    NEW_RELEASES.map((tag, i) => ({
+      body: tag,
+      prepare: async () => ({ imageRemovedBefore: await removeImage(tag) }),
+      run: async () => {
+        const warm = i === NEW_RELEASES.length - 1 ? "60" : "0.5";
+        return pick((await release(["deploy", ...imageArgs(tag), "--warm", warm, ...PATIENT])).json);
+      },
+    })),
   );
-  ours.rollbackWarm = await scenario("ours rollback (warm)", url, "v1", async () =>
-    pick((await release(["rollback", "--warm", "60", ...PATIENT])).json),
-  );
-  ours.badRelease = await scenario("ours bad release (unhealthy) rolled back", url, "bad-unhealthy", async () =>
-    pick((await release(["deploy", ...imageArgs("bad-unhealthy"), "--warm", "60", ...IMPATIENT])).json),
-  );
-  // The bad release took the free port, so the previous release (v2) no longer runs: a cold rollback.
-  ours.rollbackAfterWarm = await scenario("ours rollback after the warm period", url, "v2", async () =>
-    pick((await release(["rollback", "--warm", "0", ...PATIENT])).json),
-  );
-  ours.v1ToV2.imageRemovedBefore = oursImageRemoved;
+  const previous = NEW_RELEASES[NEW_RELEASES.length - 2];
+  ours.rollbackWarm = await scenario("ours rollback (warm)", url, [
+    { body: previous, run: async () => pick((await release(["rollback", "--warm", "60", ...PATIENT])).json) },
+  ]);
+  // The bad release takes the free port, where the newest release was warm: that one stops.
+  ours.badRelease = await scenario("ours bad release (unhealthy) rolled back", url, [
+    {
+      body: "bad-unhealthy",
+      run: async () => pick((await release(["deploy", ...imageArgs("bad-unhealthy"), "--warm", "60", ...IMPATIENT])).json),
+    },
+  ]);
+  // So the rollback to the newest release is a cold one: its retained image starts again.
+  ours.rollbackAfterWarm = await scenario("ours rollback after the warm period", url, [
+    { body: newest, run: async () => pick((await release(["rollback", "--warm", "0", ...PATIENT])).json) },
+  ]);
   report.ours = ours;
 
   log("rollback with a fresh SSH connection per command (no pooling), while warm, 3 times");
@@ -433,19 +488,20 @@ async function main() {
   report.oursFreshSshRollbackWarm = await freshRollbacks(3);
 
   await oursTeardown();
-  const floor = report.dockerFloor.v2.median.totalMs;
+  const floor = report.dockerFloor.median.totalMs;
   const ratio = (ms) => (ms === null ? null : Math.round((ms / floor) * 100) / 100);
   report.ratios = {
     composeTimeToServeVsFloor: ratio(report.compose.v1ToV2.timeToServeMs),
     oursTimeToServeVsFloor: ratio(ours.v1ToV2.timeToServeMs),
   };
   // Each scenario must have done what it stands for (e.g. the demo images were not rebuilt mid-run).
+  const all = (f, ok) => f.switches.every(ok);
   report.valid =
-    ours.v1ToV2.ok === true &&
-    ours.rollbackWarm.ok === true &&
-    ours.rollbackAfterWarm.ok === true &&
-    ours.badRelease.exitCode === 1 &&
-    report.compose.v1ToV2.exitCode === 0;
+    all(ours.v1ToV2, (e) => e.ok === true && e.pulled === true && e.imageRemovedBefore === true) &&
+    all(ours.rollbackWarm, (e) => e.ok === true && e.reused === true) &&
+    all(ours.rollbackAfterWarm, (e) => e.ok === true && e.pulled === false) &&
+    all(ours.badRelease, (e) => e.exitCode === 1) &&
+    all(report.compose.v1ToV2, (e) => e.exitCode === 0);
   report.targets = {
     zeroFailedV1ToV2: ours.v1ToV2.failed === 0 && ours.v1ToV2.requests >= 10000,
     zeroFailedBadRelease: ours.badRelease.failed === 0 && ours.badRelease.requests >= 10000,

@@ -155,13 +155,19 @@ describe("one release at a time per env", () => {
     expect(Date.parse(second.lockedAt ?? "")).toBeGreaterThanOrEqual(Date.parse(first.finishedAt));
     expect(second.phases.lockMs).toBeGreaterThan(500);
     expect(await servedVersion()).toBe(second.tag);
+    // A digest new to the env is pulled while the lock is awaited: images need no lock.
+    const waited = [a, b].find((r) => r.json.tag === second.tag)!;
+    expect(await env.read(waited.json.logFile)).toContain(`image: pulling ${REPOSITORY}:${second.tag} (started before the lock)`);
+    expect(waited.json.phases.pullMs).toBeLessThan(waited.json.phases.lockMs);
   });
 
   test("with --lock-timeout 0 the second fails at once with exit 3 and a clear reason", async () => {
     const slow = env.deploy("bad-slow", ["--health-retries", "40", "--health-interval", "0.1"]);
     await sleep(700);
-    const r = await env.deploy("v1", ["--lock-timeout", "0"]);
+    // bad-crash is new to the env, so its pull starts before the lock; exit 3 drops it.
+    const r = await env.deploy("bad-crash", ["--lock-timeout", "0"]);
     expect(r.code).toBe(3);
+    expect((await sshRun(["bash", "-c", 'ls -a "$1"', "ls", env.dir])).stdout).not.toMatch(/\.pull-/);
     expect(r.json.reason).toMatch(
       /^lock busy: another dc-release \(pid \d+, deploy bad-slow since .*\) holds \/opt\/deep-calm\/itestb\/\.lock after 0s/,
     );
