@@ -20,6 +20,10 @@ export interface ReleaseSettings {
   keepReleases: number;
   /** Run in a one-off container before the switch; empty for none. */
   migrateCommand: string;
+  /** Seconds the migration may run; then its container is removed and nothing switches. */
+  migrateTimeoutSeconds: number;
+  /** Seconds a stopping release gets between SIGTERM and SIGKILL (`docker stop -t`). */
+  stopTimeoutSeconds: number;
   /** The nginx front as seen from the host; the switch is verified through it. */
   publicUrl: string;
   /** Paths checked through nginx after the switch. */
@@ -58,8 +62,8 @@ export function settingsArgv(s: ReleaseSettings): string[] {
     String(s.warmSeconds),
     "--keep",
     String(s.keepReleases),
-    "--migrate",
-    s.migrateCommand,
+    "--stop-timeout",
+    String(s.stopTimeoutSeconds),
     "--public-url",
     s.publicUrl,
     "--lock-timeout",
@@ -78,8 +82,14 @@ export function scriptPath(s: ReleaseSettings, env: string): string {
   return `${s.root}/${env}/dc-release`;
 }
 
+/** Deploy only: a rollback runs no migration (the target's schema was migrated when it first shipped). */
+function migrationArgv(s: ReleaseSettings): string[] {
+  return ["--migrate", s.migrateCommand, "--migrate-timeout", String(s.migrateTimeoutSeconds)];
+}
+
 export function deployArgv(t: ReleaseTarget, s: ReleaseSettings): string[] {
-  return ["bash", scriptPath(s, t.env), "deploy", "--env", t.env, "--image", t.image, "--digest", t.digest, ...settingsArgv(s)];
+  const target = ["--env", t.env, "--image", t.image, "--digest", t.digest];
+  return ["bash", scriptPath(s, t.env), "deploy", ...target, ...migrationArgv(s), ...settingsArgv(s)];
 }
 
 export function rollbackArgv(env: string, s: ReleaseSettings, toTag?: string): string[] {

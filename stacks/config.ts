@@ -242,6 +242,8 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
       warmSeconds: v.secondsIn("warmSeconds", get("warmSeconds"), 0, 86400),
       keepReleases: v.integerIn("keepReleases", get("keepReleases"), 2, 50),
       migrateCommand: v.containerCommand("migrateCommand", get("migrateCommand", "")),
+      migrateTimeoutSeconds: v.secondsIn("migrateTimeout", get("migrateTimeout"), 1, 86400),
+      stopTimeoutSeconds: v.integerIn("stopTimeout", get("stopTimeout"), 0, 600),
       publicUrl: frontUrl(nginxListen),
       smokePaths: stringList("smokePaths", get("smokePaths", []), v.urlPath),
       authFile: profile.basicAuth ? `${root}/${profile.env}/smoke.netrc` : undefined,

@@ -73,6 +73,21 @@ describe("bad arguments: exit 2, the reason names option and value, nothing chan
       /^invalid --health-retries '1e3': expected an integer 1\.\.10000/,
     ],
     [
+      "a migration timeout of zero",
+      () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--migrate-timeout", "0"],
+      /^invalid --migrate-timeout '0': expected 1\.\.86400 seconds/,
+    ],
+    [
+      "a fractional stop timeout (docker stop takes whole seconds)",
+      () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--stop-timeout", "1.5"],
+      /^invalid --stop-timeout '1\.5': expected an integer 0\.\.600/,
+    ],
+    [
+      "a migration option on a rollback",
+      () => ["rollback", "--env", "itestb", "--migrate-timeout", "60"],
+      /^invalid option '--migrate-timeout': not an option of dc-release rollback/,
+    ],
+    [
       "migrate with a newline",
       () => ["deploy", "--env", "itestb", "--image", `${REPOSITORY}:v2`, "--digest", digest(), "--migrate", "a\nb"],
       /^invalid --migrate/,

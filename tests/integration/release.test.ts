@@ -164,6 +164,22 @@ describe("bad releases leave the old release serving", () => {
     expect(await servedVersion()).toBe(before);
   });
 
+  test("a migration that outlives --migrate-timeout is stopped: its container goes, nothing switched", async () => {
+    const before = await servedVersion();
+    const live = await env.live();
+    const r = await env.deploy(before === "v2" ? "v1" : "v2", ["--migrate", "echo migrating; sleep 60", "--migrate-timeout", "1.5"]);
+    expect(r.code).toBe(1);
+    expect(r.json.reason).toBe("migration timed out after 1.5s: sh -c 'echo migrating; sleep 60' was stopped; nothing was switched");
+    expect(r.json.phases.migrateMs).toBeGreaterThanOrEqual(1500);
+    expect(r.json.phases.migrateMs).toBeLessThan(5000);
+    expect(r.json.phases.startMs).toBe(0);
+    expect(await env.read(r.json.logFile)).toContain("migrating");
+    const leftovers = await local("docker", ["ps", "-aq", "--filter", `name=^dc-${env.name}-migrate-`]);
+    expect(leftovers.stdout.trim()).toBe("");
+    expect(await env.live()).toBe(live);
+    expect(await servedVersion()).toBe(before);
+  });
+
   test("a good migration runs before the start", async () => {
     const r = await env.deploy("v3", ["--migrate", "/bin/migrate", "--warm", "0"]);
     expect(r.code).toBe(0);

@@ -23,6 +23,8 @@ describe("loadStackConfig", () => {
       healthPath: "/healthz",
       healthIntervalSeconds: 0.5,
       migrateCommand: "alembic upgrade head",
+      migrateTimeoutSeconds: 600,
+      stopTimeoutSeconds: 10,
     });
     expect(cfg.release.authFile).toBeUndefined();
     expect(loadStackConfig("test", mapReader(BASE_CONFIG.test ?? {})).release.authFile).toBe("/opt/deep-calm/test/smoke.netrc");
@@ -57,6 +59,8 @@ describe("loadStackConfig", () => {
     ["sshHostKey", "", 'sshHostKey: "" is not allowed; use the server\'s public host key'],
     ["healthPath", "/healthz?x=$(id)", 'healthPath: "/healthz?x=$(id)" is not allowed'],
     ["healthInterval", "fast", 'healthInterval: "fast" is not allowed; use a number of seconds'],
+    ["migrateTimeout", "0", 'migrateTimeout: "0" is not allowed; use a number of seconds from 1 to 86400'],
+    ["stopTimeout", 1.5, 'stopTimeout: "1.5" is not allowed; use an integer from 0 to 600'],
     ["appPorts", [8101, 8101], 'appPorts: "[8101,8101]" is not allowed; use two different loopback ports'],
     ["migrateCommand", "alembic upgrade head\nrm -rf /", "migrateCommand:"],
     ["imageDigest", "sha256:abc", 'imageDigest: "sha256:abc" is not allowed; use a digest of the form sha256:<64 hex>'],

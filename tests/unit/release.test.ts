@@ -12,6 +12,8 @@ const settings: ReleaseSettings = {
   warmSeconds: 60,
   keepReleases: 3,
   migrateCommand: "alembic upgrade head",
+  migrateTimeoutSeconds: 300,
+  stopTimeoutSeconds: 10,
   publicUrl: "http://127.0.0.1:8080",
   smokePaths: ["/healthz", "/version"],
   authFile: "/opt/deep-calm/test/smoke.netrc",
@@ -22,9 +24,10 @@ test("deploy command, exactly", () => {
   const digest = `sha256:${"a".repeat(64)}`;
   expect(shellJoin(deployArgv({ env: "test", image: "ghcr.io/o/deep-calm:v1.2.3", digest }, settings))).toBe(
     "bash /opt/deep-calm/test/dc-release deploy --env test --image ghcr.io/o/deep-calm:v1.2.3 " +
-      `--digest ${digest} --root /opt/deep-calm --ports 8101,8102 --health-path /healthz --health-retries 30 ` +
-      "--health-interval 0.5 --health-timeout 2 --drain 2 --warm 60 --keep 3 --migrate 'alembic upgrade head' " +
-      "--public-url http://127.0.0.1:8080 --lock-timeout 120 --smoke /healthz --smoke /version --auth-file /opt/deep-calm/test/smoke.netrc",
+      `--digest ${digest} --migrate 'alembic upgrade head' --migrate-timeout 300 --root /opt/deep-calm --ports 8101,8102 ` +
+      "--health-path /healthz --health-retries 30 --health-interval 0.5 --health-timeout 2 --drain 2 --warm 60 --keep 3 " +
+      "--stop-timeout 10 --public-url http://127.0.0.1:8080 --lock-timeout 120 --smoke /healthz --smoke /version " +
+      "--auth-file /opt/deep-calm/test/smoke.netrc",
   );
 });
 
@@ -33,7 +36,7 @@ test("an empty migration is passed as an empty argument, not dropped", () => {
     shellJoin(
       deployArgv({ env: "dev", image: "i:t", digest: "d" }, { ...settings, migrateCommand: "", smokePaths: [], authFile: undefined }),
     ),
-  ).toContain("--migrate '' --public-url");
+  ).toContain("--migrate '' --migrate-timeout 300 --root");
 });
 
 test("rollback and remove", () => {
@@ -41,6 +44,9 @@ test("rollback and remove", () => {
     /^bash \/opt\/deep-calm\/dev\/dc-release rollback --env dev --to v1 --root /,
   );
   expect(shellJoin(rollbackArgv("dev", settings))).toMatch(/^bash \/opt\/deep-calm\/dev\/dc-release rollback --env dev --root /);
+  // dc-release refuses --migrate on a rollback: the previous release's schema is already there.
+  expect(rollbackArgv("dev", settings)).not.toContain("--migrate");
+  expect(rollbackArgv("dev", settings)).not.toContain("--migrate-timeout");
   expect(shellJoin(removeArgv("dev", settings))).toBe("bash /opt/deep-calm/dev/dc-release remove --env dev --root /opt/deep-calm");
 });
 
