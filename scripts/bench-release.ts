@@ -1,45 +1,59 @@
-#!/usr/bin/env node
-// Benchmark: the seed's docker-compose switch vs host/dc-release, same host, same run, same load.
-// Needs the local target (scripts/local-target.sh up) and demo images (scripts/demo-images.sh); run as root.
-// Prints one JSON document on stdout; progress on stderr. Traffic goes to 127.0.0.1 only.
+/**
+ * `npm run bench:release`: the seed's docker-compose switch vs host/dc-release, same host, same run,
+ * same load. Needs the local target (scripts/local-target.sh up) and demo images
+ * (scripts/demo-images.sh); run as root. Prints one JSON document on stdout; progress on stderr.
+ * Traffic goes to 127.0.0.1 only.
+ */
 import { spawn } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { shellJoin, type Argv } from "../infra/quote";
+import type { ReleaseResult } from "../infra/release";
+import { renderNginxSite } from "../infra/render";
+import { localSshArgs } from "./lib/local-target";
+import { PROJECT_DIR } from "./lib/pulumi";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const SOURCE_REPOSITORY = "127.0.0.1:5000/deep-calm";
 // The bench's own copies: other sessions rebuild the demo tags at any time, these stay put for the run.
 const REPOSITORY = "127.0.0.1:5000/deep-calm-bench";
-const BENCH_TAGS = ["v1", "v2", "bad-unhealthy"];
+const BENCH_TAGS: readonly string[] = ["v1", "v2", "bad-unhealthy"];
 // Releases new to the host, like every real deploy: v2 with its own version (hence digest) each.
-const NEW_RELEASES = ["v2", "v2b", "v2c"];
+const NEW_RELEASES: readonly string[] = ["v2", "v2b", "v2c"];
 const RPS = Number(process.env.BENCH_RPS ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const LEAD_MS = 3000; // load runs this long before the first switch starts
 const SETTLE_MS = 3000; // between switches of one scenario: past drain (1 s) + a short warm period (0.5 s)
-const OURS = { env: "bench", ports: [8291, 8292], publicPort: 8290 };
+const ROOT = "/opt/deep-calm";
+const OURS: { env: string; ports: readonly [number, number]; publicPort: number } = { env: "bench", ports: [8291, 8292], publicPort: 8290 };
 const COMPOSE = { project: "dcbench", port: 8281, publicPort: 8280, dir: path.join(os.tmpdir(), "dc-bench-compose") };
-const COMPOSE_SITE_DIR = "/opt/deep-calm/dcbench-compose/nginx"; // picked up by the global nginx include
+const COMPOSE_SITE_DIR = `${ROOT}/dcbench-compose/nginx`; // picked up by the global nginx include
 const FLOOR_PORT = 8299;
-const SSH_DIR = path.join(REPO_ROOT, ".local-target/ssh");
 const MUX_PATH = path.join(os.tmpdir(), `dc-bench-ssh-${process.pid}`);
 
-const log = (msg) => process.stderr.write(`[bench] ${msg}\n`);
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const digests = {}; // tag -> digest of the bench's copy, filled by copyImages()
+const log = (msg: string): boolean => process.stderr.write(`[bench] ${msg}\n`);
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const digests: Record<string, string> = {}; // tag -> digest of the bench's copy, filled by copyImages()
+
+/** One finished command; `t0` is when it started (performance.now()), `ms` its wall time. */
+interface RunResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  ms: number;
+  t0: number;
+}
 
 /** Runs argv; resolves with code/stdout/stderr and the wall time (never rejects on a non-zero exit). */
-function run(cmd, args, input) {
+function run(cmd: string, args: readonly string[], input?: string | Buffer): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
     const child = spawn(cmd, args);
     let stdout = "";
     let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
+    child.stdout.on("data", (d: Buffer) => (stdout += d));
+    child.stderr.on("data", (d: Buffer) => (stderr += d));
     child.on("error", reject);
     child.on("close", (code) => resolve({ code, stdout, stderr, ms: performance.now() - t0, t0 }));
     child.stdin.on("error", () => {}); // a command that exits before reading its stdin
@@ -47,34 +61,32 @@ function run(cmd, args, input) {
   });
 }
 
-const shellQuote = (t) => (/^[A-Za-z0-9_./:=,@%+-]+$/.test(t) ? t : `'${t.replace(/'/g, `'\\''`)}'`);
+// localSshArgs() ends with the destination: the bench's own options go before it (after it, ssh
+// would take them as the remote command).
+const LOCAL_SSH = localSshArgs();
+const SSH_OPTIONS = LOCAL_SSH.slice(0, -1);
+const SSH_DESTINATION = LOCAL_SSH[LOCAL_SSH.length - 1];
+/** One master connection, reused (as a deploy tool keeps its session). */
+const SSH_POOL = ["-o", "ControlMaster=auto", "-o", `ControlPath=${MUX_PATH}`, "-o", "ControlPersist=300"];
 
-/** ssh to the deploy user; `pooled` reuses one master connection (as a deploy tool keeps its session). */
-function sshArgs(pooled) {
-  const args = [
-    "-i",
-    path.join(SSH_DIR, "id_ed25519"),
-    "-o",
-    `UserKnownHostsFile=${path.join(SSH_DIR, "known_hosts")}`,
-    "-o",
-    "StrictHostKeyChecking=yes",
-    "-o",
-    "BatchMode=yes",
-    "-p",
-    "2222",
-  ];
-  if (pooled) args.push("-o", "ControlMaster=auto", "-o", `ControlPath=${MUX_PATH}`, "-o", "ControlPersist=300");
-  return [...args, "deploy@127.0.0.1"];
+/** ssh to the deploy user, pooled or with a fresh connection. */
+const sshArgs = (pooled: boolean): string[] => [...SSH_OPTIONS, ...(pooled ? SSH_POOL : []), SSH_DESTINATION];
+
+const ssh = (argv: Argv, { pooled = true, input }: { pooled?: boolean; input?: string | Buffer } = {}): Promise<RunResult> =>
+  run("ssh", [...sshArgs(pooled), shellJoin(argv)], input);
+
+/** An HTTP answer; status 0 for no answer (body: the error). */
+interface Answer {
+  status: number;
+  body: string;
 }
 
-const ssh = (argv, { pooled = true, input } = {}) => run("ssh", [...sshArgs(pooled), argv.map(shellQuote).join(" ")], input);
-
-function get(url) {
+function get(url: string): Promise<Answer> {
   return new Promise((resolve) => {
     const req = http.get(url, { agent: false, timeout: 2000 }, (res) => {
       let body = "";
-      res.on("data", (d) => (body += d));
-      res.on("end", () => resolve({ status: res.statusCode, body }));
+      res.on("data", (d: Buffer) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
       res.on("error", (e) => resolve({ status: 0, body: e.message }));
     });
     req.on("timeout", () => req.destroy(new Error("timeout")));
@@ -82,17 +94,29 @@ function get(url) {
   });
 }
 
+/** One request of the load, with when it was sent and answered (performance.now()). */
+interface Sample extends Answer {
+  sentAt: number;
+  doneAt: number;
+}
+
+interface Load {
+  results: Sample[];
+  start: number;
+  end: number;
+}
+
 /** Bounded load: RPS x SECONDS requests, a fresh connection each, no retries; every answer recorded. */
-async function runLoad(url) {
+async function runLoad(url: string): Promise<Load> {
   const total = RPS * SECONDS;
-  const results = [];
-  const pending = [];
+  const results: Sample[] = [];
+  const pending: Promise<void>[] = [];
   const start = performance.now();
   for (let i = 0; i < total;) {
     const now = performance.now();
     while (i < total && start + (i * 1000) / RPS <= now) {
       const sentAt = performance.now();
-      pending.push(get(url).then((a) => results.push({ sentAt, doneAt: performance.now(), ...a })));
+      pending.push(get(url).then((a) => void results.push({ sentAt, doneAt: performance.now(), ...a })));
       i++;
     }
     await sleep(1);
@@ -101,26 +125,82 @@ async function runLoad(url) {
   return { results, start, end: performance.now() };
 }
 
-const median = (xs) => {
-  const sorted = xs.filter((x) => x !== null).sort((a, b) => a - b);
+const median = (xs: readonly (number | null)[]): number | null => {
+  const sorted = xs.filter((x): x is number => x !== null).sort((a, b) => a - b);
   return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : null;
 };
 
-/** Figures of one scenario from the load record and its switches ({body, t0, t1, out} each). */
-function figures(load, switches) {
+/** The final JSON line of dc-release, with the fields the bench reads. */
+interface DcReleaseJson extends ReleaseResult {
+  exitCode?: number;
+  pulled?: boolean;
+  reused?: boolean;
+  servingAfterMs?: number | null;
+  phases?: Record<string, number>;
+}
+
+/** What one switch reports besides its timing: dc-release's answer (see pick), or compose's exit code. */
+interface SwitchOutcome {
+  imageRemovedBefore?: boolean;
+  exitCode?: number | null;
+  ok?: boolean;
+  reason?: string | null;
+  pulled?: boolean;
+  reused?: boolean;
+  hostDurationMs?: number;
+  hostServingAfterMs?: number | null;
+  phases?: Record<string, number>;
+}
+
+/** A switch to a release answering `body` on /version: `prepare` runs untimed, `run` is the switch. */
+interface Step {
+  body: string;
+  prepare?: () => Promise<SwitchOutcome>;
+  run: () => Promise<SwitchOutcome>;
+}
+
+/** A step as it ran: from t0 to t1 (performance.now()). */
+interface Switch {
+  body: string;
+  t0: number;
+  t1: number;
+  out: SwitchOutcome;
+}
+
+interface SwitchFigures extends SwitchOutcome {
+  to: string;
+  timeToServeMs: number | null;
+  switchCommandMs: number;
+}
+
+interface Figures {
+  requests: number;
+  failed: number;
+  failures: Record<string, number>;
+  failedSentMsAfterSwitchStart: [number, number] | null;
+  longestGapMs: number;
+  timeToServeMs: number | null;
+  switchCommandMs: number | null;
+  loadWallMs: number;
+  achievedRps: number;
+  switches: SwitchFigures[];
+}
+
+/** Figures of one scenario from the load record and its switches. */
+function figures(load: Load, switches: readonly Switch[]): Figures {
   const ok = load.results.filter((r) => r.status === 200).sort((a, b) => a.doneAt - b.doneAt);
   const failed = load.results.length - ok.length;
   let gap = 0;
   for (let i = 1; i < ok.length; i++) gap = Math.max(gap, ok[i].doneAt - ok[i - 1].doneAt);
-  const failures = {};
-  const failedAt = [];
+  const failures: Record<string, number> = {};
+  const failedAt: number[] = [];
   for (const r of load.results) {
     if (r.status === 200) continue;
     const key = r.status ? `HTTP ${r.status}` : r.body;
     failures[key] = (failures[key] ?? 0) + 1;
     failedAt.push(Math.round(r.sentAt - switches[0].t0));
   }
-  const each = switches.map(({ body, t0, t1, out }) => {
+  const each = switches.map(({ body, t0, t1, out }): SwitchFigures => {
     const firstNew = ok.find((r) => r.body === body && r.sentAt >= t0);
     return {
       to: body,
@@ -144,15 +224,14 @@ function figures(load, switches) {
 }
 
 /**
- * Runs `steps` one after another under load against `url`, SETTLE_MS apart. A step is
- * { body, prepare?, run }: `prepare` runs untimed, `run` is the switch to a release answering
- * `body` on /version. Times to serve are per switch; the scenario reports their median.
+ * Runs `steps` one after another under load against `url`, SETTLE_MS apart. Times to serve are
+ * per switch; the scenario reports their median.
  */
-async function scenario(name, url, steps) {
+async function scenario(name: string, url: string, steps: readonly Step[]): Promise<Figures> {
   log(`${name}: ${RPS} rps for ${SECONDS}s on ${url}`);
   const loading = runLoad(url);
   await sleep(LEAD_MS);
-  const switches = [];
+  const switches: Switch[] = [];
   for (const step of steps) {
     if (switches.length > 0) await sleep(SETTLE_MS);
     const prepared = step.prepare ? await step.prepare() : {};
@@ -167,32 +246,34 @@ async function scenario(name, url, steps) {
   return f;
 }
 
+/** Pushes the bench's tag and records its digest (the one the registry answered). */
+async function pushTag(tag: string): Promise<void> {
+  const push = await run("docker", ["push", `${REPOSITORY}:${tag}`]);
+  const m = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout);
+  if (push.code !== 0 || !m) throw new Error(`docker push ${REPOSITORY}:${tag}: ${push.stderr}`);
+  digests[tag] = m[1];
+}
+
 /** Copies the demo images (by the digests recorded now) to the bench's own repository. */
-async function copyImages() {
-  const source = JSON.parse(readFileSync(path.join(REPO_ROOT, ".local-target/images.json"), "utf8"));
+async function copyImages(): Promise<void> {
+  const source = JSON.parse(readFileSync(path.join(PROJECT_DIR, ".local-target/images.json"), "utf8")) as Record<string, string>;
   for (const tag of BENCH_TAGS) {
     const from = `${SOURCE_REPOSITORY}@${source[tag]}`;
     const pull = await run("docker", ["pull", "-q", from]);
     if (pull.code !== 0) throw new Error(`docker pull ${from}: ${pull.stderr}`);
     await run("docker", ["tag", from, `${REPOSITORY}:${tag}`]);
-    const push = await run("docker", ["push", `${REPOSITORY}:${tag}`]);
-    const m = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout);
-    if (push.code !== 0 || !m) throw new Error(`docker push ${REPOSITORY}:${tag}: ${push.stderr}`);
-    digests[tag] = m[1];
+    await pushTag(tag);
   }
   for (const tag of NEW_RELEASES.filter((t) => !BENCH_TAGS.includes(t))) {
     const dockerfile = `FROM ${REPOSITORY}@${digests.v2}\nENV DEMO_VERSION=${tag}\nLABEL org.opencontainers.image.version=${tag}\n`;
     const build = await run("env", ["DOCKER_BUILDKIT=0", "docker", "build", "-q", "-t", `${REPOSITORY}:${tag}`, "-"], dockerfile);
     if (build.code !== 0) throw new Error(`docker build ${tag}: ${build.stderr}`);
-    const push = await run("docker", ["push", `${REPOSITORY}:${tag}`]);
-    const m = /digest: (sha256:[0-9a-f]{64})/.exec(push.stdout);
-    if (push.code !== 0 || !m) throw new Error(`docker push ${REPOSITORY}:${tag}: ${push.stderr}`);
-    digests[tag] = m[1];
+    await pushTag(tag);
   }
 }
 
 /** Removes a demo image so the next switch has to pull it; says whether it is gone. */
-async function removeImage(tag) {
+async function removeImage(tag: string): Promise<boolean> {
   await run("docker", ["image", "rm", `${REPOSITORY}:${tag}`]);
   await run("docker", ["image", "rm", `${REPOSITORY}@${digests[tag]}`]);
   const gone = (await run("docker", ["image", "inspect", `${REPOSITORY}@${digests[tag]}`])).code !== 0;
@@ -200,8 +281,16 @@ async function removeImage(tag) {
   return gone;
 }
 
+interface Floor {
+  imageRemoved: boolean;
+  pullMs: number;
+  startMs: number;
+  firstHealthyMs: number;
+  totalMs: number;
+}
+
 /** Docker's own floor: pull + start + first healthy probe, by plain docker commands (polled every 5 ms). */
-async function dockerFloor(tag) {
+async function dockerFloor(tag: string): Promise<Floor> {
   await run("docker", ["rm", "-f", "dc-bench-floor"]);
   const imageRemoved = await removeImage(tag);
   const t0 = performance.now();
@@ -238,7 +327,7 @@ async function dockerFloor(tag) {
 
 // ---- the seed's way: docker-compose pull && up -d behind a static nginx site --------------------
 
-async function composeSetup() {
+async function composeSetup(): Promise<void> {
   rmSync(COMPOSE.dir, { recursive: true, force: true });
   mkdirSync(COMPOSE.dir, { recursive: true });
   writeFileSync(
@@ -274,7 +363,7 @@ async function composeSetup() {
   await waitFor(`http://127.0.0.1:${COMPOSE.publicPort}/version`, "v1");
 }
 
-const compose = (args) =>
+const compose = (args: readonly string[]): Promise<RunResult> =>
   run("docker-compose", [
     "-p",
     COMPOSE.project,
@@ -285,14 +374,14 @@ const compose = (args) =>
     ...args,
   ]);
 
-async function composeTeardown() {
+async function composeTeardown(): Promise<void> {
   await compose(["down"]);
   rmSync(path.dirname(COMPOSE_SITE_DIR), { recursive: true, force: true });
   rmSync(COMPOSE.dir, { recursive: true, force: true });
   await run("nginx", ["-s", "reload"]);
 }
 
-async function waitFor(url, body, limitMs = 30000) {
+async function waitFor(url: string, body: string, limitMs = 30000): Promise<void> {
   const t0 = performance.now();
   while ((await get(url)).body !== body) {
     if (performance.now() - t0 > limitMs) throw new Error(`${url} never answered ${body}`);
@@ -302,7 +391,7 @@ async function waitFor(url, body, limitMs = 30000) {
 
 // ---- ours: dc-release over SSH ------------------------------------------------------------------
 
-const envDir = `/opt/deep-calm/${OURS.env}`;
+const envDir = `${ROOT}/${OURS.env}`;
 const publicUrl = `http://127.0.0.1:${OURS.publicPort}`;
 const common = [
   "--env",
@@ -321,54 +410,47 @@ const common = [
 const PATIENT = ["--health-retries", "1000"]; // a good release: up to ~10 s to come up (5 ms apart, like the floor)
 const IMPATIENT = ["--health-retries", "100"]; // the bad release: given up after ~1-2 s
 
-async function oursSetup() {
+async function oursSetup(): Promise<void> {
   await run("docker", ["rm", "-f", ...OURS.ports.map((p) => `dc-${OURS.env}-${p}`)]);
-  // The site the Pulumi program renders (infra/render.ts renderNginxSite), for the bench's env.
-  const site = [
-    "server {",
-    `  listen 127.0.0.1:${OURS.publicPort};`,
-    "  open_file_cache off;",
-    '  set $deep_calm_port "";',
-    ...OURS.ports.map((p) => `  if (-f ${envDir}/nginx/live/${p}) { set $deep_calm_port ${p}; }`),
-    '  if ($deep_calm_port = "") { return 503; }',
-    "  location / {",
-    "    proxy_pass http://127.0.0.1:$deep_calm_port;",
-    "    proxy_set_header Host $host;",
-    "    add_header X-Deep-Calm-Upstream $upstream_addr always;",
-    "  }",
-    "}",
-    "",
-  ].join("\n");
+  // The site the Pulumi program renders, for the bench's env.
+  const site = renderNginxSite({
+    env: OURS.env,
+    root: ROOT,
+    listen: `127.0.0.1:${OURS.publicPort}`,
+    serverName: "_",
+    basicAuth: false,
+    ports: OURS.ports,
+  });
   const setup = await ssh(["bash", "-c", 'set -e; rm -rf "$1"; mkdir -p "$1/nginx"; cat >"$1/nginx/site.conf"', "x", envDir], {
     input: site,
   });
   if (setup.code !== 0) throw new Error(`setup of ${envDir}: ${setup.stderr}`);
-  await ssh(["bash", "-c", 'cat >"$1"', "x", `${envDir}/dc-release`], { input: readFileSync(path.join(REPO_ROOT, "host/dc-release")) });
+  await ssh(["bash", "-c", 'cat >"$1"', "x", `${envDir}/dc-release`], { input: readFileSync(path.join(PROJECT_DIR, "host/dc-release")) });
   const first = await release(["deploy", ...imageArgs("v1"), "--warm", "0", ...PATIENT]);
   if (!first.json.ok) throw new Error(`first deploy failed: ${first.json.reason}`);
 }
 
-async function oursTeardown() {
+async function oursTeardown(): Promise<void> {
   await run("docker", ["rm", "-f", ...OURS.ports.map((p) => `dc-${OURS.env}-${p}`)]);
   await ssh(["rm", "-rf", envDir]);
   await run("nginx", ["-s", "reload"]);
 }
 
-const imageArgs = (tag) => ["--image", `${REPOSITORY}:${tag}`, "--digest", digests[tag]];
+const imageArgs = (tag: string): string[] => ["--image", `${REPOSITORY}:${tag}`, "--digest", digests[tag]];
 
-async function release(args, pooled = true) {
+async function release(args: readonly string[], pooled = true): Promise<{ json: DcReleaseJson; ms: number }> {
   const r = await ssh(["bash", `${envDir}/dc-release`, ...args, ...common], { pooled });
   const line = r.stdout.trim().split("\n").pop() ?? "";
-  let json;
+  let json: DcReleaseJson;
   try {
-    json = JSON.parse(line);
+    json = JSON.parse(line) as DcReleaseJson;
   } catch {
     throw new Error(`dc-release printed no JSON: ${r.stdout} ${r.stderr}`);
   }
   return { json, ms: r.ms };
 }
 
-const pick = (j) => ({
+const pick = (j: DcReleaseJson): SwitchOutcome => ({
   exitCode: j.exitCode,
   ok: j.ok,
   reason: j.reason,
@@ -379,15 +461,22 @@ const pick = (j) => ({
   phases: j.phases,
 });
 
+interface FreshRollback {
+  toServeMs: number | null;
+  commandMs: number;
+  hostServingAfterMs: number | null | undefined;
+  reused: boolean | undefined;
+}
+
 /** Rollback time with a fresh SSH connection each time, no load: command start -> previous serving. */
-async function freshRollbacks(times) {
-  const out = [];
+async function freshRollbacks(times: number): Promise<FreshRollback[]> {
+  const out: FreshRollback[] = [];
   for (let i = 0; i < times; i++) {
     await sleep(1000); // nginx's old workers are gone; the answer below is the settled release
     const before = (await get(`${publicUrl}/version`)).body;
     const t0 = performance.now();
     const r = release(["rollback", "--warm", "60", ...PATIENT], false);
-    let servedAt = null;
+    let servedAt: number | null = null;
     while (servedAt === null) {
       const a = await get(`${publicUrl}/version`);
       if (a.status === 200 && a.body !== before) servedAt = performance.now();
@@ -404,9 +493,26 @@ async function freshRollbacks(times) {
   return out;
 }
 
-async function main() {
+/** The printed document; sections are added in the order the bench runs them. */
+interface Report {
+  host: string;
+  cpus: number;
+  rps: number;
+  secondsPerScenario: number;
+  startedAt: string;
+  dockerFloor?: { median: Floor & { tag: string }; runs: (Floor & { tag: string })[]; loadFailed: number };
+  compose?: { v1ToV2: Figures };
+  ours?: { v1ToV2: Figures; rollbackWarm: Figures; badRelease: Figures; rollbackAfterWarm: Figures };
+  oursFreshSshRollbackWarm?: FreshRollback[];
+  ratios?: { composeTimeToServeVsFloor: number | null; oursTimeToServeVsFloor: number | null };
+  valid?: boolean;
+  targets?: Record<string, boolean>;
+  finishedAt?: string;
+}
+
+async function main(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error("run as root (it drives docker and nginx on this machine)");
-  const report = {
+  const report: Report = {
     host: os.hostname(),
     cpus: os.cpus().length,
     rps: RPS,
@@ -423,7 +529,7 @@ async function main() {
   log(`docker floor for ${NEW_RELEASES.join(", ")} (pull + start + first healthy probe) under ${RPS} rps, median`);
   const floorLoad = runLoad(`${publicUrl}/version`);
   await sleep(LEAD_MS);
-  const floors = [];
+  const floors: (Floor & { tag: string })[] = [];
   for (const tag of NEW_RELEASES) floors.push({ tag, ...(await dockerFloor(tag)) });
   const floorLoadDone = await floorLoad;
   const middle = [...floors].sort((a, b) => a.totalMs - b.totalMs)[Math.floor((floors.length - 1) / 2)];
@@ -431,30 +537,28 @@ async function main() {
 
   log("seed's way: docker-compose");
   await composeSetup();
-  report.compose = {
-    v1ToV2: await scenario("compose v1->v2", `http://127.0.0.1:${COMPOSE.publicPort}/version`, [
-      {
-        body: "v2",
-        prepare: async () => ({ imageRemovedBefore: await removeImage("v2") }),
-        run: async () => {
-          writeFileSync(path.join(COMPOSE.dir, ".env"), "IMAGE_TAG=v2\n");
-          const pull = await compose(["pull"]);
-          const up = await compose(["up", "-d"]);
-          return { exitCode: up.code ?? pull.code };
-        },
+  const composeV1ToV2 = await scenario("compose v1->v2", `http://127.0.0.1:${COMPOSE.publicPort}/version`, [
+    {
+      body: "v2",
+      prepare: async () => ({ imageRemovedBefore: await removeImage("v2") }),
+      run: async () => {
+        writeFileSync(path.join(COMPOSE.dir, ".env"), "IMAGE_TAG=v2\n");
+        const pull = await compose(["pull"]);
+        const up = await compose(["up", "-d"]);
+        return { exitCode: up.code ?? pull.code };
       },
-    ]),
-  };
+    },
+  ]);
+  report.compose = { v1ToV2: composeV1ToV2 };
   await composeTeardown();
 
   log("ours: dc-release over SSH (one pooled SSH connection, like a deploy tool's session)");
   const url = `${publicUrl}/version`;
-  const ours = {};
   const [, , newest] = NEW_RELEASES;
   // Three deploys of releases new to the host (image pulled each time), like the floor's three runs.
   // Each comes after the previous one's warm period, as deploys usually do; the last keeps its
   // predecessor warm for the rollback below.
-  ours.v1ToV2 = await scenario(
+  const v1ToV2 = await scenario(
     `ours v1->${NEW_RELEASES.join("->")}`,
     url,
     NEW_RELEASES.map((tag, i) => ({
@@ -467,55 +571,57 @@ async function main() {
     })),
   );
   const previous = NEW_RELEASES[NEW_RELEASES.length - 2];
-  ours.rollbackWarm = await scenario("ours rollback (warm)", url, [
+  const rollbackWarm = await scenario("ours rollback (warm)", url, [
     { body: previous, run: async () => pick((await release(["rollback", "--warm", "60", ...PATIENT])).json) },
   ]);
   // The bad release takes the free port, where the newest release was warm: that one stops.
-  ours.badRelease = await scenario("ours bad release (unhealthy) rolled back", url, [
+  const badRelease = await scenario("ours bad release (unhealthy) rolled back", url, [
     {
       body: "bad-unhealthy",
       run: async () => pick((await release(["deploy", ...imageArgs("bad-unhealthy"), "--warm", "60", ...IMPATIENT])).json),
     },
   ]);
   // So the rollback to the newest release is a cold one: its retained image starts again.
-  ours.rollbackAfterWarm = await scenario("ours rollback after the warm period", url, [
+  const rollbackAfterWarm = await scenario("ours rollback after the warm period", url, [
     { body: newest, run: async () => pick((await release(["rollback", "--warm", "0", ...PATIENT])).json) },
   ]);
-  report.ours = ours;
+  report.ours = { v1ToV2, rollbackWarm, badRelease, rollbackAfterWarm };
 
   log("rollback with a fresh SSH connection per command (no pooling), while warm, 3 times");
   await release(["rollback", "--warm", "60", ...PATIENT]); // makes the previous release warm again
   report.oursFreshSshRollbackWarm = await freshRollbacks(3);
 
   await oursTeardown();
-  const floor = report.dockerFloor.median.totalMs;
-  const ratio = (ms) => (ms === null ? null : Math.round((ms / floor) * 100) / 100);
-  report.ratios = {
-    composeTimeToServeVsFloor: ratio(report.compose.v1ToV2.timeToServeMs),
-    oursTimeToServeVsFloor: ratio(ours.v1ToV2.timeToServeMs),
+  const floor = middle.totalMs;
+  const ratio = (ms: number | null): number | null => (ms === null ? null : Math.round((ms / floor) * 100) / 100);
+  const ratios = {
+    composeTimeToServeVsFloor: ratio(composeV1ToV2.timeToServeMs),
+    oursTimeToServeVsFloor: ratio(v1ToV2.timeToServeMs),
   };
+  report.ratios = ratios;
   // Each scenario must have done what it stands for (e.g. the demo images were not rebuilt mid-run).
-  const all = (f, ok) => f.switches.every(ok);
+  const all = (f: Figures, ok: (e: SwitchFigures) => boolean): boolean => f.switches.every(ok);
   report.valid =
-    all(ours.v1ToV2, (e) => e.ok === true && e.pulled === true && e.imageRemovedBefore === true) &&
-    all(ours.rollbackWarm, (e) => e.ok === true && e.reused === true) &&
-    all(ours.rollbackAfterWarm, (e) => e.ok === true && e.pulled === false) &&
-    all(ours.badRelease, (e) => e.exitCode === 1) &&
-    all(report.compose.v1ToV2, (e) => e.exitCode === 0);
+    all(v1ToV2, (e) => e.ok === true && e.pulled === true && e.imageRemovedBefore === true) &&
+    all(rollbackWarm, (e) => e.ok === true && e.reused === true) &&
+    all(rollbackAfterWarm, (e) => e.ok === true && e.pulled === false) &&
+    all(badRelease, (e) => e.exitCode === 1) &&
+    all(composeV1ToV2, (e) => e.exitCode === 0);
   report.targets = {
-    zeroFailedV1ToV2: ours.v1ToV2.failed === 0 && ours.v1ToV2.requests >= 10000,
-    zeroFailedBadRelease: ours.badRelease.failed === 0 && ours.badRelease.requests >= 10000,
-    zeroFailedRollback: ours.rollbackWarm.failed === 0 && ours.rollbackAfterWarm.failed === 0,
-    timeToServeWithin1_1xFloor: report.ratios.oursTimeToServeVsFloor !== null && report.ratios.oursTimeToServeVsFloor <= 1.1,
-    rollbackWarmWithin200ms: ours.rollbackWarm.timeToServeMs !== null && ours.rollbackWarm.timeToServeMs <= 200,
-    rollbackColdWithin1s: ours.rollbackAfterWarm.timeToServeMs !== null && ours.rollbackAfterWarm.timeToServeMs <= 1000,
+    zeroFailedV1ToV2: v1ToV2.failed === 0 && v1ToV2.requests >= 10000,
+    zeroFailedBadRelease: badRelease.failed === 0 && badRelease.requests >= 10000,
+    zeroFailedRollback: rollbackWarm.failed === 0 && rollbackAfterWarm.failed === 0,
+    timeToServeWithin1_1xFloor: ratios.oursTimeToServeVsFloor !== null && ratios.oursTimeToServeVsFloor <= 1.1,
+    rollbackWarmWithin200ms: rollbackWarm.timeToServeMs !== null && rollbackWarm.timeToServeMs <= 200,
+    rollbackColdWithin1s: rollbackAfterWarm.timeToServeMs !== null && rollbackAfterWarm.timeToServeMs <= 1000,
   };
   report.finishedAt = new Date().toISOString();
-  await run("ssh", [...sshArgs(true).slice(0, -1), "-O", "exit", "deploy@127.0.0.1"]);
+  // Closes the pooled master connection.
+  await run("ssh", [...SSH_OPTIONS, ...SSH_POOL, "-O", "exit", SSH_DESTINATION]);
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
-main().catch((e) => {
-  process.stderr.write(`bench-release: ${e.stack ?? e}\n`);
+main().catch((e: unknown) => {
+  process.stderr.write(`bench-release: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
   process.exit(1);
 });
