@@ -87,18 +87,22 @@ export function findReleaseResult(text: string): ReleaseResult | undefined {
 
 /**
  * success, or rolled_back when the release went back: dc-release's own `rollback` action, or a
- * deploy whose digest already served this env (in `servedDigests`) and is not what served just before.
+ * deploy of a digest that first served this env before the one it replaces did (`firstServed`:
+ * digest -> its place in the order of first serving). Serving again a digest newer than the replaced one is a deploy, e.g. v2
+ * after a fresh v1 on a stack that ran v1 and v2 long ago.
  */
-export function classifyRelease(result: ReleaseResult, servedDigests: ReadonlySet<string>): DeploymentStatus {
+export function classifyRelease(result: ReleaseResult, firstServed: ReadonlyMap<string, number>): DeploymentStatus {
   if (result.action === "rollback") {
     return "rolled_back";
   }
   const digest = result.digest ?? undefined;
   const previous = result.previous?.digest ?? undefined;
-  if (digest !== undefined && previous !== undefined && digest !== previous && result.changed !== false && servedDigests.has(digest)) {
-    return "rolled_back";
+  if (digest === undefined || previous === undefined || digest === previous || result.changed === false) {
+    return "success";
   }
-  return "success";
+  const target = firstServed.get(digest);
+  const replaced = firstServed.get(previous);
+  return target !== undefined && replaced !== undefined && target < replaced ? "rolled_back" : "success";
 }
 
 /** The tag dc-release says is serving after the attempt. */
@@ -142,8 +146,7 @@ export class DeploymentRecorder {
         this.report(skipped);
         return { skipped };
       }
-      const served = await this.servedDigests();
-      const status = classifyRelease(result, served);
+      const status = classifyRelease(result, await this.firstServed());
       const record = this.record(args.name, status, result, typeof stdout === "string" ? stdout : "");
       if (status === "rolled_back") {
         record.rollbackFrom = result.previous?.tag ?? null;
@@ -231,15 +234,15 @@ export class DeploymentRecorder {
     return outcome;
   }
 
-  private async servedDigests(): Promise<Set<string>> {
+  private async firstServed(): Promise<Map<string, number>> {
     if (!this.ctx.log) {
-      return new Set();
+      return new Map();
     }
     try {
-      return new Set(await this.ctx.log.servedDigests(this.ctx.env));
+      return await this.ctx.log.firstServed(this.ctx.env);
     } catch (err) {
       this.report(`deployment log: cannot tell a rollback from a deploy (recorded as success): ${this.describe(err)}`);
-      return new Set();
+      return new Map();
     }
   }
 

@@ -218,15 +218,22 @@ export class DeploymentLog {
     }
   }
 
-  /** Digests that served `env` (success or rolled_back). Throws on database trouble. */
-  async servedDigests(env: string): Promise<string[]> {
+  /**
+   * The order in which digests first served `env` (success or rolled_back): 1 for the first.
+   * Ties in time go by insertion. Throws on database trouble.
+   */
+  async firstServed(env: string): Promise<Map<string, number>> {
     const client = await this.connect();
     try {
-      const res = await client.query<{ digest: string }>(
-        "SELECT DISTINCT digest FROM deployments WHERE env = $1 AND status IN ('success', 'rolled_back') AND digest IS NOT NULL",
+      const res = await client.query<{ digest: string; rank: string }>(
+        `SELECT digest, ROW_NUMBER() OVER (ORDER BY deployed_at, id) AS rank FROM (
+           SELECT DISTINCT ON (digest) digest, deployed_at, id FROM deployments
+           WHERE env = $1 AND status IN ('success', 'rolled_back') AND digest IS NOT NULL
+           ORDER BY digest, deployed_at, id
+         ) AS first_served`,
         [env],
       );
-      return res.rows.map((r) => r.digest);
+      return new Map(res.rows.map((r) => [r.digest, Number(r.rank)]));
     } finally {
       await client.end().catch(() => undefined);
     }

@@ -215,6 +215,17 @@ test("hooks record success, rolled_back and failed, and announce each in the see
     expect(req.body.text).not.toContain(DB_PASSWORD);
   }
   expect(reports).toEqual([]);
+  // 5: B again: it served before, but first after A did, so going from A to B is a deploy again.
+  const forward = await recorder("run-5").afterDeploy({
+    name,
+    newOutputs: { stdout: releaseLine({ tag: "sha-bbbbbbb", digest: DIGEST_B, previous: { tag: "sha-aaaaaaa", digest: DIGEST_A } }) },
+  });
+  expect(forward.write).toMatchObject({ stored: true, spooled: false });
+  expect((await rows(s)).map((r) => [r.deploy_id, r.status, r.rollback_from]).at(-1)).toEqual([
+    "run-5:dev:dev-release-deploy",
+    "success",
+    null,
+  ]);
 });
 
 test("Postgres unreachable: records spool; the next write and flush-spool write each exactly once", async () => {

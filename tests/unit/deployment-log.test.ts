@@ -177,14 +177,26 @@ describe("release results", () => {
     expect(findReleaseResult("no json {here")).toBeUndefined();
   });
 
-  test("rollback: dc-release's action, or a digest that already served and is not the previous one", () => {
+  test("rollback: dc-release's action, or a digest that first served before the one it replaces", () => {
     const base = JSON.parse(releaseLine());
-    const d = `sha256:${"d".repeat(64)}`;
-    expect(classifyRelease(base, new Set())).toBe("success");
-    expect(classifyRelease(base, new Set([d]))).toBe("rolled_back");
-    expect(classifyRelease({ ...base, changed: false }, new Set([d]))).toBe("success");
-    expect(classifyRelease({ ...base, previous: null }, new Set([d]))).toBe("success");
-    expect(classifyRelease({ ...base, action: "rollback" }, new Set())).toBe("rolled_back");
+    const d = base.digest as string;
+    const p = base.previous.digest as string;
+    const older = new Map([
+      [d, 1],
+      [p, 2],
+    ]);
+    const newer = new Map([
+      [d, 3],
+      [p, 2],
+    ]);
+    expect(classifyRelease(base, new Map())).toBe("success");
+    expect(classifyRelease(base, older)).toBe("rolled_back");
+    // Served before, but after the replaced one first did: going forward again, e.g. v2 after a fresh v1.
+    expect(classifyRelease(base, newer)).toBe("success");
+    expect(classifyRelease(base, new Map([[d, 1]]))).toBe("success");
+    expect(classifyRelease({ ...base, changed: false }, older)).toBe("success");
+    expect(classifyRelease({ ...base, previous: null }, older)).toBe("success");
+    expect(classifyRelease({ ...base, action: "rollback" }, new Map())).toBe("rolled_back");
   });
 });
 
@@ -229,7 +241,7 @@ describe("DeploymentRecorder (hook functions called as the SDK calls them)", () 
   test("no result, or a log that throws, is reported and never thrown", async () => {
     const out = await recorder.afterDeploy({ name: "dev-release-deploy", newOutputs: { stdout: "garbage" } });
     expect(out.skipped).toMatch(/no JSON result/);
-    const broken = { servedDigests: () => Promise.reject(new Error("boom hunter2secret")), write: () => Promise.reject(new Error("disk")) };
+    const broken = { firstServed: () => Promise.reject(new Error("boom hunter2secret")), write: () => Promise.reject(new Error("disk")) };
     const r2 = new DeploymentRecorder({
       env: "dev",
       runId: "r",
