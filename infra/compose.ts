@@ -35,13 +35,7 @@ export function composeArgv(dir: string, ...args: string[]): string[] {
 
 /** Tests and reloads nginx when the env's site is enabled (dc-release enables it on first release). */
 export function reloadNginxArgv(enabledSite: string): string[] {
-  return [
-    "sh",
-    "-c",
-    '[ ! -e "$1" ] || { sudo -n /usr/sbin/nginx -t -q && sudo -n /usr/sbin/nginx -s reload; }',
-    "reload-nginx",
-    enabledSite,
-  ];
+  return ["sh", "-c", '[ ! -e "$1" ] || { sudo -n /usr/sbin/nginx -t && sudo -n /usr/sbin/nginx -s reload; }', "reload-nginx", enabledSite];
 }
 
 export interface ComposeProjectArgs {

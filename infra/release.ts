@@ -96,9 +96,26 @@ export function rollbackArgv(env: string, s: ReleaseSettings, toTag?: string): s
   return ["bash", scriptPath(s, env), "rollback", "--env", env, ...(toTag ? ["--to", toTag] : []), ...settingsArgv(s)];
 }
 
-/** What destroying the release runs: the env's releases, retained images and nginx site go. */
+/**
+ * What destroying the release runs: the env's releases, retained images and nginx site go. When
+ * the env's directory is already gone (removed by hand, or by another checkout's destroy), only
+ * its containers can be left: they go by their label, and destroy succeeds.
+ */
 export function removeArgv(env: string, s: ReleaseSettings): string[] {
-  return ["bash", scriptPath(s, env), "remove", "--env", env, "--root", s.root];
+  return [
+    "sh",
+    "-c",
+    'if [ -f "$1" ]; then exec bash "$@"; fi; ' +
+      'echo "$1 is gone: removing what is left of env $4, its containers"; ' +
+      'docker ps -aq --filter "label=deep-calm.env=$4" | xargs -r docker rm -f',
+    "remove-release",
+    scriptPath(s, env),
+    "remove",
+    "--env",
+    env,
+    "--root",
+    s.root,
+  ];
 }
 
 /** The final JSON line dc-release prints. */

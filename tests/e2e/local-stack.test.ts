@@ -193,6 +193,26 @@ test("stack history lists each update", () => {
   expect(history.filter((h) => h.kind === "refresh").length).toBeGreaterThanOrEqual(1);
 });
 
+test("a changed nginx site on a serving env is tested and reloaded (the deploy user's sudo rule allows it)", async () => {
+  const workers = (): string =>
+    spawnSync("ps", ["-o", "pid=", "--ppid", readFileSync("/run/nginx.pid", "utf8").trim()], { encoding: "utf8" }).stdout;
+  const before = workers();
+  expect(pulumi("local", ["config", "set", "serverName", "localhost"], { config: true }).status).toBe(0);
+  try {
+    const run = up();
+    expect(run.out).not.toMatch(/password is required/);
+    expect(run.status).toBe(0);
+    expect(readFileSync("/opt/deep-calm/local/nginx/site.conf", "utf8")).toContain("  server_name localhost;");
+    expect(workers()).not.toBe(before); // reloaded
+    expect(await serving()).toBe("200 v2");
+  } finally {
+    expect(pulumi("local", ["config", "rm", "serverName"], { config: true }).status).toBe(0);
+  }
+  expect(up().status).toBe(0);
+  expect(readFileSync("/opt/deep-calm/local/nginx/site.conf", "utf8")).toContain("  server_name _;");
+  expect(await serving()).toBe("200 v2");
+});
+
 test("destroy removes everything the stack created on the host", async () => {
   const run = pulumi("local", ["destroy", "--yes", "--skip-preview"], { config: true });
   expect(run.status).toBe(0);

@@ -1,4 +1,8 @@
 import { deployArgv, parseReleaseResult, ReleaseSettings, removeArgv, rollbackArgv } from "../../infra/release";
+import { execFileSync } from "child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
+import { tmpdir } from "os";
+import { join } from "path";
 import { shellJoin } from "../../infra/quote";
 
 const settings: ReleaseSettings = {
@@ -47,7 +51,42 @@ test("rollback and remove", () => {
   // dc-release refuses --migrate on a rollback: the previous release's schema is already there.
   expect(rollbackArgv("dev", settings)).not.toContain("--migrate");
   expect(rollbackArgv("dev", settings)).not.toContain("--migrate-timeout");
-  expect(shellJoin(removeArgv("dev", settings))).toBe("bash /opt/deep-calm/dev/dc-release remove --env dev --root /opt/deep-calm");
+  expect(removeArgv("dev", settings).slice(3)).toEqual([
+    "remove-release",
+    "/opt/deep-calm/dev/dc-release",
+    "remove",
+    "--env",
+    "dev",
+    "--root",
+    "/opt/deep-calm",
+  ]);
+});
+
+describe("remove (what destroy runs), through a real sh", () => {
+  const dir = mkdtempSync(join(tmpdir(), "dc-remove-"));
+  const fake = { ...settings, root: dir };
+  const run = (): string =>
+    execFileSync(removeArgv("dev", fake)[0] as string, removeArgv("dev", fake).slice(1), {
+      encoding: "utf8",
+      env: { ...process.env, PATH: `${join(dir, "bin")}:${process.env.PATH ?? ""}` },
+    });
+  // A docker stand-in on PATH records its arguments; the real one is never called here.
+  mkdirSync(join(dir, "bin"));
+  writeFileSync(join(dir, "bin", "docker"), `#!/bin/sh\necho "docker $*" >>"${dir}/docker.calls"\n[ "$1" = ps ] && echo abc123\nexit 0\n`, {
+    mode: 0o755,
+  });
+
+  test("runs dc-release remove when the env's script is there", () => {
+    mkdirSync(join(dir, "dev"));
+    writeFileSync(join(dir, "dev", "dc-release"), 'echo "dc-release $*"\n');
+    expect(run().trim()).toBe(`dc-release remove --env dev --root ${dir}`);
+    rmSync(join(dir, "dev"), { recursive: true });
+  });
+
+  test("with the env's directory gone, removes the env's containers by label and succeeds", () => {
+    expect(run()).toContain(`${dir}/dev/dc-release is gone: removing what is left of env dev, its containers`);
+    expect(readFileSync(join(dir, "docker.calls"), "utf8")).toBe("docker ps -aq --filter label=deep-calm.env=dev\ndocker rm -f abc123\n");
+  });
 });
 
 describe("parseReleaseResult", () => {

@@ -129,7 +129,7 @@ describe("host file commands", () => {
 
   test("nginx is reloaded only once the site is enabled", () => {
     expect(shellJoin(reloadNginxArgv("/opt/deep-calm/dev/nginx/enabled.conf"))).toBe(
-      `sh -c '[ ! -e "$1" ] || { sudo -n /usr/sbin/nginx -t -q && sudo -n /usr/sbin/nginx -s reload; }' reload-nginx /opt/deep-calm/dev/nginx/enabled.conf`,
+      `sh -c '[ ! -e "$1" ] || { sudo -n /usr/sbin/nginx -t && sudo -n /usr/sbin/nginx -s reload; }' reload-nginx /opt/deep-calm/dev/nginx/enabled.conf`,
     );
   });
 });
