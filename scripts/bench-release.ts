@@ -23,6 +23,7 @@ const BENCH_TAGS: readonly string[] = ["v1", "v2", "bad-unhealthy"];
 const NEW_RELEASES: readonly string[] = ["v2", "v2b", "v2c"];
 const RPS = Number(process.env.BENCH_RPS ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
+const HEALTH_SUCCESSES = process.env.BENCH_HEALTH_SUCCESSES ?? "";
 const LEAD_MS = 3000; // load runs this long before the first switch starts
 const SETTLE_MS = 3000; // between switches of one scenario: past drain (1 s) + a short warm period (0.5 s)
 const ROOT = "/opt/deep-calm";
@@ -406,6 +407,9 @@ const common = [
   "1",
   "--drain",
   "1",
+  // dc-release's default gate is 2 good probes in a row; the floor stops at its first. Set
+  // BENCH_HEALTH_SUCCESSES=1 to gate ours the floor's way and see what the second probe costs.
+  ...(HEALTH_SUCCESSES ? ["--health-successes", HEALTH_SUCCESSES] : []),
 ];
 const PATIENT = ["--health-retries", "1000"]; // a good release: up to ~10 s to come up (5 ms apart, like the floor)
 const IMPATIENT = ["--health-retries", "100"]; // the bad release: given up after ~1-2 s
@@ -499,6 +503,8 @@ interface Report {
   cpus: number;
   rps: number;
   secondsPerScenario: number;
+  /** Good probes in a row that gate ours: dc-release's default (2) unless BENCH_HEALTH_SUCCESSES says. */
+  oursHealthSuccesses: number;
   startedAt: string;
   dockerFloor?: { median: Floor & { tag: string }; runs: (Floor & { tag: string })[]; loadFailed: number };
   compose?: { v1ToV2: Figures };
@@ -517,6 +523,7 @@ async function main(): Promise<void> {
     cpus: os.cpus().length,
     rps: RPS,
     secondsPerScenario: SECONDS,
+    oursHealthSuccesses: HEALTH_SUCCESSES ? Number(HEALTH_SUCCESSES) : 2,
     startedAt: new Date().toISOString(),
   };
 
