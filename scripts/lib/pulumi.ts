@@ -1,15 +1,25 @@
 /** Runs the pulumi CLI for operator commands, with the local stack's backend where it applies. */
 import { spawnSync, SpawnSyncReturns } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const PROJECT_DIR = join(__dirname, "..", "..");
 const LOCAL_STATE = join(PROJECT_DIR, ".pulumi-state");
 
+/** Where the local stack lives: a file:// backend in the project, a working copy of its config. */
+export const LOCAL_STACK = {
+  backendUrl: `file://${LOCAL_STATE}`,
+  /** Protects nothing but this machine's throwaway local stack; real stacks use their own provider. */
+  passphrase: process.env.PULUMI_CONFIG_PASSPHRASE ?? "deep-calm-local-only",
+  /** Changing the local stack's tag edits this copy of Pulumi.local.yaml, so git stays clean. */
+  configFile: join(LOCAL_STATE, "Pulumi.local.yaml"),
+};
+
 /**
  * The environment and extra flags for one stack. The local stack lives in a file:// backend
  * inside the project with a local-only passphrase, and deploys from a working copy of
- * Pulumi.local.yaml so that changing its tag leaves git clean (scripts/pulumi-local.sh does the same).
+ * Pulumi.local.yaml. Shell scripts get the same through scripts/pulumi-local.sh, which asks
+ * scripts/local-stack.ts.
  */
 export function stackContext(stack: string): { env: NodeJS.ProcessEnv; configFlags: string[] } {
   const engineBin = join(PROJECT_DIR, ".engine", "bin");
@@ -23,13 +33,12 @@ export function stackContext(stack: string): { env: NodeJS.ProcessEnv; configFla
     return { env, configFlags: [] };
   }
   mkdirSync(LOCAL_STATE, { recursive: true });
-  const configFile = join(LOCAL_STATE, "Pulumi.local.yaml");
-  if (!existsSync(configFile)) {
-    copyFileSync(join(PROJECT_DIR, "Pulumi.local.yaml"), configFile);
+  if (!existsSync(LOCAL_STACK.configFile)) {
+    copyFileSync(join(PROJECT_DIR, "Pulumi.local.yaml"), LOCAL_STACK.configFile);
   }
-  env.PULUMI_BACKEND_URL = `file://${LOCAL_STATE}`;
-  env.PULUMI_CONFIG_PASSPHRASE = process.env.PULUMI_CONFIG_PASSPHRASE ?? "deep-calm-local-only";
-  return { env, configFlags: ["--config-file", configFile] };
+  env.PULUMI_BACKEND_URL = LOCAL_STACK.backendUrl;
+  env.PULUMI_CONFIG_PASSPHRASE = LOCAL_STACK.passphrase;
+  return { env, configFlags: ["--config-file", LOCAL_STACK.configFile] };
 }
 
 export interface PulumiRun {
@@ -40,19 +49,36 @@ export interface PulumiRun {
 
 let localStackReady = false;
 
-/** The local stack is created in its backend on first use (a fresh clone has none). */
-function ensureLocalStack(env: NodeJS.ProcessEnv): void {
+/**
+ * The local stack is created in its backend on first use (a fresh clone has none), and records
+ * its deploys in the local target's Postgres once that exists (the URL goes in as a secret).
+ */
+export function ensureLocalStack(env: NodeJS.ProcessEnv = stackContext("local").env): void {
   if (localStackReady) {
     return;
   }
-  const run = (args: string[]) => spawnSync("pulumi", args, { cwd: PROJECT_DIR, env, encoding: "utf8" });
+  const run = (args: string[], input?: string) => spawnSync("pulumi", args, { cwd: PROJECT_DIR, env, encoding: "utf8", input });
   if (run(["stack", "select", "local"]).status !== 0) {
     const init = run(["stack", "init", "local"]);
     if (init.status !== 0) {
       throw new Error(`cannot create the local stack: ${init.stderr.trim()}`);
     }
   }
+  const databaseUrl = localTargetDatabaseUrl();
+  if (databaseUrl !== undefined && !readFileSync(LOCAL_STACK.configFile, "utf8").includes("deploymentLogDatabaseUrl")) {
+    const args = ["config", "set", "-s", "local", "--config-file", LOCAL_STACK.configFile, "--secret", "deploymentLogDatabaseUrl"];
+    const set = run(args, databaseUrl);
+    if (set.status !== 0) {
+      throw new Error(`cannot set the local stack's deploymentLogDatabaseUrl: ${set.stderr.trim()}`);
+    }
+  }
   localStackReady = true;
+}
+
+/** DATABASE_URL of the local target's Postgres (.local-target/postgres.env), once it is up. */
+function localTargetDatabaseUrl(): string | undefined {
+  const file = join(PROJECT_DIR, ".local-target", "postgres.env");
+  return existsSync(file) ? /^DATABASE_URL=(.+)$/m.exec(readFileSync(file, "utf8"))?.[1]?.trim() : undefined;
 }
 
 /** Runs `pulumi <args> -s <stack>`; `inherit` streams its output to the terminal. */

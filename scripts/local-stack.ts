@@ -1,0 +1,19 @@
+/**
+ * The local stack's environment for shell scripts, from the one definition in lib/pulumi.ts:
+ * creates the stack on first use, then prints `export NAME=value` lines for `eval`
+ * (scripts/pulumi-local.sh does that). Nothing secret is printed: the passphrase guards only
+ * this machine's throwaway stack.
+ */
+import { shellQuote } from "../infra/quote";
+import { ensureLocalStack, LOCAL_STACK, stackContext } from "./lib/pulumi";
+
+const { env } = stackContext("local");
+ensureLocalStack(env);
+const exports: Record<string, string> = {
+  PULUMI_BACKEND_URL: LOCAL_STACK.backendUrl,
+  PULUMI_CONFIG_PASSPHRASE: LOCAL_STACK.passphrase,
+  LOCAL_CONFIG: LOCAL_STACK.configFile,
+};
+for (const [name, value] of Object.entries(exports)) {
+  process.stdout.write(`export ${name}=${shellQuote(value)}\n`);
+}
