@@ -10,7 +10,7 @@ import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { shellJoin, type Argv } from "../infra/quote";
-import type { ReleaseResult } from "../infra/release";
+import { parseReleaseResult, type ReleaseResult } from "../infra/release";
 import { renderNginxSite } from "../infra/render";
 import { localSshArgs } from "./lib/local-target";
 import { PROJECT_DIR } from "./lib/pulumi";
@@ -444,14 +444,11 @@ const imageArgs = (tag: string): string[] => ["--image", `${REPOSITORY}:${tag}`,
 
 async function release(args: readonly string[], pooled = true): Promise<{ json: DcReleaseJson; ms: number }> {
   const r = await ssh(["bash", `${envDir}/dc-release`, ...args, ...common], { pooled });
-  const line = r.stdout.trim().split("\n").pop() ?? "";
-  let json: DcReleaseJson;
   try {
-    json = JSON.parse(line) as DcReleaseJson;
-  } catch {
-    throw new Error(`dc-release printed no JSON: ${r.stdout} ${r.stderr}`);
+    return { json: parseReleaseResult(r.stdout) as DcReleaseJson, ms: r.ms };
+  } catch (e) {
+    throw new Error(`${(e as Error).message}; stderr: ${r.stderr}`);
   }
-  return { json, ms: r.ms };
 }
 
 const pick = (j: DcReleaseJson): SwitchOutcome => ({
@@ -476,7 +473,7 @@ interface FreshRollback {
 async function freshRollbacks(times: number): Promise<FreshRollback[]> {
   const out: FreshRollback[] = [];
   for (let i = 0; i < times; i++) {
-    await sleep(1000); // nginx's old workers are gone; the answer below is the settled release
+    await sleep(1000); // the previous rollback's drain is over; the answer below is the settled release
     const before = (await get(`${publicUrl}/version`)).body;
     const t0 = performance.now();
     const r = release(["rollback", "--warm", "60", ...PATIENT], false);

@@ -88,8 +88,8 @@ export function findReleaseResult(text: string): ReleaseResult | undefined {
 /**
  * success, or rolled_back when the release went back: dc-release's own `rollback` action, or a
  * deploy of a digest that first served this env before the one it replaces did (`firstServed`:
- * digest -> its place in the order of first serving). Serving again a digest newer than the replaced one is a deploy, e.g. v2
- * after a fresh v1 on a stack that ran v1 and v2 long ago.
+ * digest -> its place in the order of first serving). Serving again a digest newer than the
+ * replaced one is a deploy, e.g. v2 after a fresh v1 on a stack that ran v1 and v2 long ago.
  */
 export function classifyRelease(result: ReleaseResult, firstServed: ReadonlyMap<string, number>): DeploymentStatus {
   if (result.action === "rollback") {

@@ -53,7 +53,7 @@ let localStackReady = false;
  * The local stack is created in its backend on first use (a fresh clone has none), and records
  * its deploys in the local target's Postgres once that exists (the URL goes in as a secret).
  */
-export function ensureLocalStack(env: NodeJS.ProcessEnv = stackContext("local").env): void {
+export function ensureLocalStack(env: NodeJS.ProcessEnv): void {
   if (localStackReady) {
     return;
   }
