@@ -20,17 +20,18 @@ const SOURCE_REPOSITORY = "127.0.0.1:5000/deep-calm";
 const REPOSITORY = "127.0.0.1:5000/deep-calm-bench";
 const BENCH_TAGS: readonly string[] = ["v1", "v2", "bad-unhealthy"];
 // Releases new to the host, like every real deploy: v2 with its own version (hence digest) each.
-const NEW_RELEASES: readonly string[] = ["v2", "v2b", "v2c"];
+const NEW_RELEASES: readonly string[] = ["v2", "v2b", "v2c", "v2d", "v2e"];
 const RPS = Number(process.env.BENCH_RPS ?? 500);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const HEALTH_SUCCESSES = process.env.BENCH_HEALTH_SUCCESSES ?? "";
 const LEAD_MS = 3000; // load runs this long before the first switch starts
-const SETTLE_MS = 3000; // between switches of one scenario: past drain (1 s) + a short warm period (0.5 s)
+const SETTLE_MS = 2500; // between switches of one scenario: past drain (1 s) + a short warm period (0.5 s)
 const ROOT = "/opt/deep-calm";
 const OURS: { env: string; ports: readonly [number, number]; publicPort: number } = { env: "bench", ports: [8291, 8292], publicPort: 8290 };
 const COMPOSE = { project: "dcbench", port: 8281, publicPort: 8280, dir: path.join(os.tmpdir(), "dc-bench-compose") };
 const COMPOSE_SITE_DIR = `${ROOT}/dcbench-compose/nginx`; // picked up by the global nginx include
 const FLOOR_PORT = 8299;
+const FLOOR_GAP_MS = 300; // after the floor's container is gone, before our deploy
 const MUX_PATH = path.join(os.tmpdir(), `dc-bench-ssh-${process.pid}`);
 
 const log = (msg: string): boolean => process.stderr.write(`[bench] ${msg}\n`);
@@ -273,6 +274,19 @@ async function copyImages(): Promise<void> {
   }
 }
 
+/**
+ * Waits (up to 5 s) until the previous release of ours is stopped, so its stop does not fall into
+ * the floor's measurement or our next deploy.
+ */
+async function oneReleaseRunning(): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const ps = await run("docker", ["ps", "-q", "--filter", `label=deep-calm.env=${OURS.env}`]);
+    if (ps.stdout.trim().split("\n").filter(Boolean).length <= 1) return;
+    await sleep(50);
+  }
+  log("the previous release is still running after 5 s");
+}
+
 /** Removes a demo image so the next switch has to pull it; says whether it is gone. */
 async function removeImage(tag: string): Promise<boolean> {
   await run("docker", ["image", "rm", `${REPOSITORY}:${tag}`]);
@@ -284,20 +298,26 @@ async function removeImage(tag: string): Promise<boolean> {
 
 interface Floor {
   imageRemoved: boolean;
+  /** `docker pull` then `docker run` (false), or one `docker run` that pulls the image itself (true). */
+  runPulls: boolean;
+  /** 0 when the run pulls: then startMs holds the pull too. */
   pullMs: number;
   startMs: number;
   firstHealthyMs: number;
   totalMs: number;
 }
 
-/** Docker's own floor: pull + start + first healthy probe, by plain docker commands (polled every 5 ms). */
-async function dockerFloor(tag: string): Promise<Floor> {
+/**
+ * Docker's own floor: pull + start + first healthy probe, by plain docker commands (polled every
+ * 5 ms). With `runPulls`, one `docker run` of the digest pulls the image itself, as dc-release does.
+ */
+async function dockerFloor(tag: string, runPulls: boolean): Promise<Floor> {
   await run("docker", ["rm", "-f", "dc-bench-floor"]);
   const imageRemoved = await removeImage(tag);
   const t0 = performance.now();
-  const pull = await run("docker", ["pull", "-q", `${REPOSITORY}:${tag}`]);
+  const pull = runPulls ? null : await run("docker", ["pull", "-q", `${REPOSITORY}:${tag}`]);
   const t1 = performance.now();
-  await run("docker", [
+  const start = await run("docker", [
     "run",
     "-d",
     "--name",
@@ -310,15 +330,17 @@ async function dockerFloor(tag: string): Promise<Floor> {
     `${REPOSITORY}@${digests[tag]}`,
   ]);
   const t2 = performance.now();
+  if (start.code !== 0) throw new Error(`docker run failed: ${start.stderr}`);
   while ((await get(`http://127.0.0.1:${FLOOR_PORT}/healthz`)).status !== 200) {
     if (performance.now() - t0 > 30000) throw new Error("floor container never became healthy");
     await sleep(5);
   }
   const t3 = performance.now();
   await run("docker", ["rm", "-f", "dc-bench-floor"]);
-  if (pull.code !== 0) throw new Error(`docker pull failed: ${pull.stderr}`);
+  if (pull && pull.code !== 0) throw new Error(`docker pull failed: ${pull.stderr}`);
   return {
     imageRemoved,
+    runPulls,
     pullMs: Math.round(t1 - t0),
     startMs: Math.round(t2 - t1),
     firstHealthyMs: Math.round(t3 - t2),
@@ -494,6 +516,12 @@ async function freshRollbacks(times: number): Promise<FreshRollback[]> {
   return out;
 }
 
+/** Docker's floor, measured just before each of our deploys of the same release (see main). */
+interface FloorFigures {
+  median: Floor & { tag: string };
+  runs: (Floor & { tag: string })[];
+}
+
 /** The printed document; sections are added in the order the bench runs them. */
 interface Report {
   host: string;
@@ -503,11 +531,18 @@ interface Report {
   /** Good probes in a row that gate ours: dc-release's default (2) unless BENCH_HEALTH_SUCCESSES says. */
   oursHealthSuccesses: number;
   startedAt: string;
-  dockerFloor?: { median: Floor & { tag: string }; runs: (Floor & { tag: string })[]; loadFailed: number };
+  /** The target's floor: docker pull, then docker run. */
+  dockerFloor?: FloorFigures;
+  /** For comparison: one docker run that pulls the image itself (what dc-release runs). */
+  dockerRunPullFloor?: FloorFigures;
   compose?: { v1ToV2: Figures };
   ours?: { v1ToV2: Figures; rollbackWarm: Figures; badRelease: Figures; rollbackAfterWarm: Figures };
   oursFreshSshRollbackWarm?: FreshRollback[];
-  ratios?: { composeTimeToServeVsFloor: number | null; oursTimeToServeVsFloor: number | null };
+  ratios?: {
+    composeTimeToServeVsFloor: number | null;
+    oursTimeToServeVsFloor: number | null;
+    oursTimeToServeVsRunPullFloor: number | null;
+  };
   valid?: boolean;
   targets?: Record<string, boolean>;
   finishedAt?: string;
@@ -529,16 +564,6 @@ async function main(): Promise<void> {
   await composeTeardown();
   await ssh(["true"]); // opens the pooled connection outside any measurement
   await oursSetup();
-  // The floor is measured under the same load as the scenarios (against our front, v1 serving).
-  log(`docker floor for ${NEW_RELEASES.join(", ")} (pull + start + first healthy probe) under ${RPS} rps, median`);
-  const floorLoad = runLoad(`${publicUrl}/version`);
-  await sleep(LEAD_MS);
-  const floors: (Floor & { tag: string })[] = [];
-  for (const tag of NEW_RELEASES) floors.push({ tag, ...(await dockerFloor(tag)) });
-  const floorLoadDone = await floorLoad;
-  const middle = [...floors].sort((a, b) => a.totalMs - b.totalMs)[Math.floor((floors.length - 1) / 2)];
-  report.dockerFloor = { median: middle, runs: floors, loadFailed: floorLoadDone.results.filter((r) => r.status !== 200).length };
-
   log("seed's way: docker-compose");
   await composeSetup();
   const composeV1ToV2 = await scenario("compose v1->v2", `http://127.0.0.1:${COMPOSE.publicPort}/version`, [
@@ -558,16 +583,27 @@ async function main(): Promise<void> {
 
   log("ours: dc-release over SSH (one pooled SSH connection, like a deploy tool's session)");
   const url = `${publicUrl}/version`;
-  const [, , newest] = NEW_RELEASES;
-  // Three deploys of releases new to the host (image pulled each time), like the floor's three runs.
-  // Each comes after the previous one's warm period, as deploys usually do; the last keeps its
-  // predecessor warm for the rollback below.
+  const newest = NEW_RELEASES[NEW_RELEASES.length - 1];
+  // Deploys of releases new to the host (image pulled each time). Docker's floor for the same
+  // release is measured just before each, under the same load (our front serving the previous
+  // release), so slow and fast moments of the run fall on both alike. Each deploy comes after the
+  // previous one's warm period, as deploys usually do; the last keeps its predecessor warm for
+  // the rollback below.
+  const floors: (Floor & { tag: string })[] = [];
+  const runPullFloors: (Floor & { tag: string })[] = [];
   const v1ToV2 = await scenario(
     `ours v1->${NEW_RELEASES.join("->")}`,
     url,
     NEW_RELEASES.map((tag, i) => ({
       body: tag,
-      prepare: async () => ({ imageRemovedBefore: await removeImage(tag) }),
+      prepare: async () => {
+        await oneReleaseRunning();
+        floors.push({ tag, ...(await dockerFloor(tag, false)) });
+        runPullFloors.push({ tag, ...(await dockerFloor(tag, true)) });
+        const imageRemovedBefore = await removeImage(tag);
+        await sleep(FLOOR_GAP_MS);
+        return { imageRemovedBefore };
+      },
       run: async () => {
         const warm = i === NEW_RELEASES.length - 1 ? "60" : "0.5";
         return pick((await release(["deploy", ...imageArgs(tag), "--warm", warm, ...PATIENT])).json);
@@ -590,6 +626,12 @@ async function main(): Promise<void> {
     { body: newest, run: async () => pick((await release(["rollback", "--warm", "0", ...PATIENT])).json) },
   ]);
   report.ours = { v1ToV2, rollbackWarm, badRelease, rollbackAfterWarm };
+  const middleOf = (runs: (Floor & { tag: string })[]) =>
+    [...runs].sort((a, b) => a.totalMs - b.totalMs)[Math.floor((runs.length - 1) / 2)];
+  const middle = middleOf(floors);
+  const runPullMiddle = middleOf(runPullFloors);
+  report.dockerFloor = { median: middle, runs: floors };
+  report.dockerRunPullFloor = { median: runPullMiddle, runs: runPullFloors };
 
   log("rollback with a fresh SSH connection per command (no pooling), while warm, 3 times");
   await release(["rollback", "--warm", "60", ...PATIENT]); // makes the previous release warm again
@@ -601,6 +643,8 @@ async function main(): Promise<void> {
   const ratios = {
     composeTimeToServeVsFloor: ratio(composeV1ToV2.timeToServeMs),
     oursTimeToServeVsFloor: ratio(v1ToV2.timeToServeMs),
+    oursTimeToServeVsRunPullFloor:
+      v1ToV2.timeToServeMs === null ? null : Math.round((v1ToV2.timeToServeMs / runPullMiddle.totalMs) * 100) / 100,
   };
   report.ratios = ratios;
   // Each scenario must have done what it stands for (e.g. the demo images were not rebuilt mid-run).

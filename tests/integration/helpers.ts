@@ -331,8 +331,12 @@ export async function load(url: string, rps: number, durationMs: number, headers
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Pulls of `ref` docker recorded between two unix times (seconds); the daemon is shared, so filter. */
-export async function pullEvents(since: number, until: number, ref: string): Promise<string[]> {
+/**
+ * Pulls of demo tag `tag` docker recorded between two unix times (seconds), by tag or by its
+ * digest (dc-release pulls by digest); the daemon is shared, so filter.
+ */
+export async function pullEvents(since: number, until: number, tag: string): Promise<string[]> {
+  const refs = [`${REPOSITORY}:${tag}`, `${REPOSITORY}@${imageDigests()[tag]}`];
   const r = await local("docker", [
     "events",
     "--since",
@@ -346,5 +350,5 @@ export async function pullEvents(since: number, until: number, ref: string): Pro
     "--format",
     "{{.Actor.ID}}",
   ]);
-  return r.stdout.split("\n").filter((s) => s === ref);
+  return r.stdout.split("\n").filter((s) => refs.includes(s));
 }
