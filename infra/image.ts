@@ -109,8 +109,8 @@ export interface ImageArgs {
 
 /**
  * The stack's release image: its GHCR (or local registry) reference and the sha256 digest it is
- * pinned to before anything runs on a host. The host checks the pulled digest against it, so a
- * tag that moved under us fails the deploy instead of shipping something else.
+ * pinned to before anything runs on a host. The host runs `repository@digest` (docker checks the
+ * content it fetches against the digest), so a tag that moved under us cannot ship something else.
  */
 export class Image extends pulumi.ComponentResource {
   public readonly ref: pulumi.Output<string>;

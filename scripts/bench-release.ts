@@ -659,7 +659,8 @@ async function main(): Promise<void> {
     zeroFailedV1ToV2: v1ToV2.failed === 0 && v1ToV2.requests >= 10000,
     zeroFailedBadRelease: badRelease.failed === 0 && badRelease.requests >= 10000,
     zeroFailedRollback: rollbackWarm.failed === 0 && rollbackAfterWarm.failed === 0,
-    timeToServeWithin1_1xFloor: ratios.oursTimeToServeVsFloor !== null && ratios.oursTimeToServeVsFloor <= 1.1,
+    // On the exact times, not the rounded ratio: 160 ms against a 145 ms floor (1.103) misses.
+    timeToServeWithin1_1xFloor: v1ToV2.timeToServeMs !== null && v1ToV2.timeToServeMs <= 1.1 * floor,
     rollbackWarmWithin200ms: rollbackWarm.timeToServeMs !== null && rollbackWarm.timeToServeMs <= 200,
     rollbackColdWithin1s: rollbackAfterWarm.timeToServeMs !== null && rollbackAfterWarm.timeToServeMs <= 1000,
   };

@@ -148,8 +148,11 @@ describe("registry and digest failures: exit 4, the old release keeps serving", 
     }
   });
 
-  test("a pinned digest the registry does not have", async () => {
-    const r = parseResult(await sshRun(env.deployImageArgs(`${REPOSITORY}:v2`, `sha256:${"cd".repeat(32)}`)));
+  test.each([
+    ["", []],
+    [" (pulled by the migration's docker run)", ["--migrate", "/bin/migrate"]],
+  ])("a pinned digest the registry does not have%s", async (_how, extra) => {
+    const r = parseResult(await sshRun(env.deployImageArgs(`${REPOSITORY}:v2`, `sha256:${"cd".repeat(32)}`, extra)));
     expect(r.code).toBe(4);
     expect(r.json.reason).toMatch(/^pull of 127\.0\.0\.1:5000\/deep-calm@sha256:(cd){32} failed: .*(manifest unknown|not found)/);
     expect(await servedVersion()).toBe("v1");
