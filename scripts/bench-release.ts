@@ -639,12 +639,11 @@ async function main(): Promise<void> {
 
   await oursTeardown();
   const floor = middle.totalMs;
-  const ratio = (ms: number | null): number | null => (ms === null ? null : Math.round((ms / floor) * 100) / 100);
+  const ratio = (ms: number | null, base = floor): number | null => (ms === null ? null : Math.round((ms / base) * 100) / 100);
   const ratios = {
     composeTimeToServeVsFloor: ratio(composeV1ToV2.timeToServeMs),
     oursTimeToServeVsFloor: ratio(v1ToV2.timeToServeMs),
-    oursTimeToServeVsRunPullFloor:
-      v1ToV2.timeToServeMs === null ? null : Math.round((v1ToV2.timeToServeMs / runPullMiddle.totalMs) * 100) / 100,
+    oursTimeToServeVsRunPullFloor: ratio(v1ToV2.timeToServeMs, runPullMiddle.totalMs),
   };
   report.ratios = ratios;
   // Each scenario must have done what it stands for (e.g. the demo images were not rebuilt mid-run).
