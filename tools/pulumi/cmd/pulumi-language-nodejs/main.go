@@ -1,29 +1,25 @@
-// Command pulumi-language-nodejs is a small Node.js language host for the
-// Pulumi engine, written for this project because the upstream host
+// Command pulumi-language-nodejs is this project's Node.js language host for
+// the Pulumi engine, written here because the upstream host
 // (github.com/pulumi/pulumi/sdk/nodejs/cmd/pulumi-language-nodejs/v3) is not
 // served by the Go module proxy reachable here.
 //
-// It implements the parts of the LanguageRuntime gRPC service that
-// `pulumi preview/up/destroy/refresh` use: it runs the program with the
-// Node.js SDK's own entry point (node_modules/@pulumi/pulumi/cmd/run), which
-// does the TypeScript handling, and reports the resource plugins that the
-// program's direct npm dependencies declare.
-//
-// Set PULUMI_NODEJS_LITE_REPORT_PLUGINS=false to report no required plugins
-// (the engine then loads providers only when a resource needs one).
+// It follows the upstream host for what this project uses: the node command
+// line and working directory of Run (run.go), cancellation, the required
+// packages found in the whole node_modules tree (packages.go) and the program
+// dependencies from the lock file. What it does not do is listed in
+// tools/pulumi/README.md.
 package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
+	"os/signal"
 	"strings"
 	"sync"
+	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
@@ -31,33 +27,67 @@ import (
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
+	"github.com/pulumi/pulumi/sdk/v3/nodejs/npm"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
 
 // version is reported to the engine; set with -ldflags "-X main.version=...".
 var version = "3.274.1"
 
-// bailExitCode is what @pulumi/pulumi/cmd/run exits with after it has already
-// reported a user-actionable error.
-const bailExitCode = 32
-
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
 
 	mu         sync.Mutex
 	engineAddr string
+	tracing    string
+
+	// cancelCtx ends every running program when the engine calls Cancel.
+	cancelCtx  context.Context
+	cancelFunc context.CancelFunc
+}
+
+func newHost(engineAddr, tracing string) *host {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &host{engineAddr: engineAddr, tracing: tracing, cancelCtx: ctx, cancelFunc: cancel}
 }
 
 func main() {
-	// The engine passes optional flags and, last, the engine's gRPC address.
+	// The same flags as the upstream host; the engine passes its address as the one positional argument.
+	tracing := flag.String("tracing", "", "Emit tracing to a Zipkin-compatible tracing endpoint")
+	runtimeName := flag.String("runtime", "nodejs", "The runtime for TypeScript programs (only nodejs here)")
+	showVersion := flag.Bool("version", false, "Print the plugin version and exit")
+	flag.Parse()
+	if *showVersion {
+		fmt.Println(version)
+		return
+	}
+	if *runtimeName != "nodejs" {
+		fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: unsupported runtime: %s\n", *runtimeName)
+		os.Exit(1)
+	}
 	var engineAddr string
-	for _, a := range os.Args[1:] {
-		if !strings.HasPrefix(a, "-") {
-			engineAddr = a
+	if args := flag.Args(); len(args) > 0 {
+		engineAddr = args[0]
+	}
+
+	// An interrupt, or the engine going away, stops the server.
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	stop := make(chan bool)
+	go func() {
+		<-ctx.Done()
+		cancel()
+		close(stop)
+	}()
+	if engineAddr != "" {
+		if err := rpcutil.Healthcheck(ctx, engineAddr, 5*time.Minute, cancel); err != nil {
+			fmt.Fprintf(os.Stderr, "pulumi-language-nodejs: could not start health check: %v\n", err)
+			os.Exit(1)
 		}
 	}
-	h := &host{engineAddr: engineAddr}
+
+	h := newHost(engineAddr, *tracing)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
+		Cancel: stop,
 		Init: func(srv *grpc.Server) error {
 			pulumirpc.RegisterLanguageRuntimeServer(srv, h)
 			return nil
@@ -74,14 +104,18 @@ func main() {
 	}
 }
 
+func (h *host) engine() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.engineAddr
+}
+
 func (h *host) Handshake(
 	_ context.Context, req *pulumirpc.LanguageHandshakeRequest,
 ) (*pulumirpc.LanguageHandshakeResponse, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if req.GetEngineAddress() != "" {
-		h.engineAddr = req.GetEngineAddress()
-	}
+	h.engineAddr = req.GetEngineAddress()
 	return &pulumirpc.LanguageHandshakeResponse{}, nil
 }
 
@@ -89,162 +123,79 @@ func (h *host) GetPluginInfo(context.Context, *pbempty.Empty) (*pulumirpc.Plugin
 	return &pulumirpc.PluginInfo{Version: version}, nil
 }
 
-func programDir(info *pulumirpc.ProgramInfo, fallback string) string {
-	if info != nil && info.GetProgramDirectory() != "" {
-		return info.GetProgramDirectory()
-	}
-	if fallback != "" {
-		return fallback
-	}
-	wd, _ := os.Getwd()
-	return wd
+// Cancel ends running programs (SIGINT, then SIGKILL after killDelay); see Run.
+func (h *host) Cancel(context.Context, *pbempty.Empty) (*pbempty.Empty, error) {
+	h.cancelFunc()
+	return &pbempty.Empty{}, nil
 }
 
-// findUp returns the first dir/rel that exists, walking from dir to the root.
-func findUp(dir, rel string) (string, bool) {
-	for d := dir; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, rel)
-		if _, err := os.Stat(p); err == nil {
-			return p, true
-		}
-		if filepath.Dir(d) == d {
-			return "", false
-		}
-	}
-}
-
-type npmPackage struct {
-	Name            string            `json:"name"`
-	Version         string            `json:"version"`
-	Dependencies    map[string]string `json:"dependencies"`
-	DevDependencies map[string]string `json:"devDependencies"`
-	Pulumi          *struct {
-		Resource bool   `json:"resource"`
-		Name     string `json:"name"`
-		Version  string `json:"version"`
-		Server   string `json:"server"`
-	} `json:"pulumi"`
-}
-
-func readPackage(path string) (*npmPackage, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var p npmPackage
-	if err := json.Unmarshal(b, &p); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &p, nil
-}
-
-// requiredPackages lists the resource plugins declared by the program's direct
-// npm dependencies (package.json "pulumi": {"resource": true, ...}).
-func requiredPackages(dir string) ([]*pulumirpc.PackageDependency, error) {
-	if v := strings.ToLower(os.Getenv("PULUMI_NODEJS_LITE_REPORT_PLUGINS")); v == "false" || v == "0" {
-		return nil, nil
-	}
-	pkgPath, ok := findUp(dir, "package.json")
-	if !ok {
-		return nil, nil
-	}
-	root, err := readPackage(pkgPath)
-	if err != nil {
-		return nil, err
-	}
-	var out []*pulumirpc.PackageDependency
-	for name := range root.Dependencies {
-		p, ok := findUp(filepath.Dir(pkgPath), filepath.Join("node_modules", name, "package.json"))
-		if !ok {
-			continue
-		}
-		dep, err := readPackage(p)
-		if err != nil || dep.Pulumi == nil || !dep.Pulumi.Resource {
-			continue
-		}
-		pname := dep.Pulumi.Name
-		if pname == "" {
-			pname = strings.TrimPrefix(name, "@pulumi/")
-		}
-		pver := dep.Pulumi.Version
-		if pver == "" {
-			pver = dep.Version
-		}
-		out = append(out, &pulumirpc.PackageDependency{
-			Kind:    "resource",
-			Name:    pname,
-			Version: pver,
-			Server:  dep.Pulumi.Server,
-		})
-	}
-	return out, nil
-}
-
+// GetRequiredPlugins is left unimplemented as upstream: the engine then asks GetRequiredPackages.
 func (h *host) GetRequiredPlugins(
-	_ context.Context, req *pulumirpc.GetRequiredPluginsRequest,
+	context.Context, *pulumirpc.GetRequiredPluginsRequest,
 ) (*pulumirpc.GetRequiredPluginsResponse, error) {
-	pkgs, err := requiredPackages(programDir(req.GetInfo(), req.GetPwd()))
-	if err != nil {
-		return nil, err
-	}
-	resp := &pulumirpc.GetRequiredPluginsResponse{}
-	for _, p := range pkgs {
-		resp.Plugins = append(resp.Plugins, &pulumirpc.PluginDependency{
-			Name: p.Name, Kind: p.Kind, Version: p.Version, Server: p.Server,
-		})
-	}
-	return resp, nil
+	return nil, status.Errorf(codes.Unimplemented, "method GetRequiredPlugins not implemented")
 }
 
-func (h *host) GetRequiredPackages(
-	_ context.Context, req *pulumirpc.GetRequiredPackagesRequest,
-) (*pulumirpc.GetRequiredPackagesResponse, error) {
-	pkgs, err := requiredPackages(programDir(req.GetInfo(), ""))
-	if err != nil {
-		return nil, err
+func programDirectory(info *pulumirpc.ProgramInfo) string {
+	if info == nil {
+		return ""
 	}
-	return &pulumirpc.GetRequiredPackagesResponse{Packages: pkgs}, nil
+	return info.GetProgramDirectory()
 }
 
+// GetProgramDependencies lists the packages of the program's lock file, through the
+// package manager the SDK's npm library picks for the program directory.
 func (h *host) GetProgramDependencies(
-	_ context.Context, req *pulumirpc.GetProgramDependenciesRequest,
+	ctx context.Context, req *pulumirpc.GetProgramDependenciesRequest,
 ) (*pulumirpc.GetProgramDependenciesResponse, error) {
-	dir := programDir(req.GetInfo(), req.GetPwd())
-	resp := &pulumirpc.GetProgramDependenciesResponse{}
-	pkgPath, ok := findUp(dir, "package.json")
-	if !ok {
-		return resp, nil
-	}
-	root, err := readPackage(pkgPath)
+	opts, err := parseOptions(req.GetInfo().GetOptions().AsMap())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("failed to parse options: %w", err)
 	}
-	for name := range root.Dependencies {
-		p, ok := findUp(filepath.Dir(pkgPath), filepath.Join("node_modules", name, "package.json"))
-		if !ok {
-			continue
-		}
-		if dep, err := readPackage(p); err == nil {
-			resp.Dependencies = append(resp.Dependencies,
-				&pulumirpc.DependencyInfo{Name: name, Version: dep.Version})
-		}
+	dir := programDirectory(req.GetInfo())
+	pm, err := npm.ResolvePackageManager(opts.packageManager, dir)
+	if err != nil {
+		return nil, fmt.Errorf("failed to determine package manager: %w", err)
+	}
+	pkgs, err := pm.ListPackages(ctx, dir, req.GetTransitiveDependencies())
+	if err != nil {
+		return nil, fmt.Errorf("failed to get node dependencies: %w", err)
+	}
+	resp := &pulumirpc.GetProgramDependenciesResponse{}
+	for _, p := range pkgs {
+		resp.Dependencies = append(resp.Dependencies, &pulumirpc.DependencyInfo{Name: p.Name, Version: p.Version})
 	}
 	return resp, nil
 }
 
-func (h *host) About(context.Context, *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+func (h *host) About(ctx context.Context, req *pulumirpc.AboutRequest) (*pulumirpc.AboutResponse, error) {
+	opts, err := parseOptions(req.GetInfo().GetOptions().AsMap())
+	if err != nil {
+		return nil, fmt.Errorf("failed to parse options: %w", err)
+	}
+	dir := programDirectory(req.GetInfo())
+	pm, err := npm.ResolvePackageManager(opts.packageManager, dir)
+	if err != nil {
+		return nil, fmt.Errorf("could not resolve packagemanager: %w", err)
+	}
 	node, err := exec.LookPath("node")
 	if err != nil {
-		return nil, errors.New("could not find node on PATH")
+		return nil, fmt.Errorf("could not find executable %q: %w", "node", err)
 	}
-	out, err := exec.Command(node, "--version").Output()
-	if err != nil {
-		return nil, err
+	resp := &pulumirpc.AboutResponse{Executable: node, Metadata: map[string]string{"packagemanager": pm.Name()}}
+	// Versions are best effort, as upstream: node's own "vX.Y.Z", the package manager's, TypeScript's.
+	if out, err := exec.CommandContext(ctx, node, "--version").Output(); err == nil {
+		resp.Version = strings.TrimSpace(string(out))
 	}
-	return &pulumirpc.AboutResponse{
-		Executable: node,
-		Version:    strings.TrimPrefix(strings.TrimSpace(string(out)), "v"),
-	}, nil
+	if v, err := pm.Version(); err == nil {
+		resp.Metadata["packagemanagerVersion"] = v.String()
+	}
+	ts := exec.CommandContext(ctx, node, "-e", "console.log(require('typescript/package.json').version)")
+	ts.Dir = dir
+	if out, err := ts.Output(); err == nil {
+		resp.Metadata["typescriptVersion"] = strings.TrimSpace(string(out))
+	}
+	return resp, nil
 }
 
 func (h *host) RuntimeOptionsPrompts(
@@ -254,127 +205,8 @@ func (h *host) RuntimeOptionsPrompts(
 }
 
 func (h *host) InstallDependencies(
-	req *pulumirpc.InstallDependenciesRequest,
-	server grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
+	*pulumirpc.InstallDependenciesRequest, grpc.ServerStreamingServer[pulumirpc.InstallDependenciesResponse],
 ) error {
 	return status.Error(codes.Unimplemented,
 		"this language host does not install dependencies: run `npm ci` in the project")
-}
-
-// option reads a Pulumi.yaml runtime option (runtime.options.<key>).
-func option(info *pulumirpc.ProgramInfo, key string) (interface{}, bool) {
-	if info == nil || info.GetOptions() == nil {
-		return nil, false
-	}
-	v, ok := info.GetOptions().AsMap()[key]
-	return v, ok
-}
-
-func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.RunResponse, error) {
-	info := req.GetInfo()
-	pwd := req.GetPwd()
-	if pwd == "" {
-		pwd = programDir(info, "")
-	}
-	program := req.GetProgram()
-	if info != nil && info.GetProgramDirectory() != "" {
-		program = filepath.Join(info.GetProgramDirectory(), info.GetEntryPoint())
-	}
-	if program == "" {
-		program = "."
-	}
-
-	runJS, ok := findUp(pwd, filepath.Join("node_modules", "@pulumi", "pulumi", "cmd", "run"))
-	if !ok {
-		return &pulumirpc.RunResponse{Error: fmt.Sprintf(
-			"could not find node_modules/@pulumi/pulumi above %s: run `npm ci` first", pwd)}, nil
-	}
-	node, err := exec.LookPath("node")
-	if err != nil {
-		return &pulumirpc.RunResponse{Error: "could not find `node` on PATH"}, nil
-	}
-
-	var args []string
-	if v, ok := option(info, "nodeargs"); ok {
-		if s, ok := v.(string); ok && s != "" {
-			args = append(args, strings.Fields(s)...)
-		}
-	}
-	args = append(args, runJS)
-	if req.GetOrganization() != "" {
-		args = append(args, "--organization="+req.GetOrganization())
-	}
-	args = append(args, "--project="+req.GetProject(), "--stack="+req.GetStack(), "--pwd="+pwd)
-	if info != nil && info.GetRootDirectory() != "" {
-		args = append(args, "--root-directory="+info.GetRootDirectory())
-	}
-	args = append(args, "--monitor="+req.GetMonitorAddress())
-	h.mu.Lock()
-	engine := h.engineAddr
-	h.mu.Unlock()
-	if engine != "" {
-		args = append(args, "--engine="+engine)
-	}
-	if req.GetDryRun() {
-		args = append(args, "--dry-run")
-	}
-	if req.GetParallel() > 0 {
-		args = append(args, "--parallel="+strconv.Itoa(int(req.GetParallel())))
-	}
-	args = append(args, program)
-	args = append(args, req.GetArgs()...)
-
-	config := req.GetConfig()
-	if config == nil {
-		config = map[string]string{}
-	}
-	cfgJSON, err := json.Marshal(config)
-	if err != nil {
-		return nil, err
-	}
-	secretKeys := req.GetConfigSecretKeys()
-	if secretKeys == nil {
-		secretKeys = []string{}
-	}
-	secretJSON, err := json.Marshal(secretKeys)
-	if err != nil {
-		return nil, err
-	}
-
-	env := append(os.Environ(),
-		"PULUMI_CONFIG="+string(cfgJSON),
-		"PULUMI_CONFIG_SECRET_KEYS="+string(secretJSON),
-	)
-	typescript := true
-	if v, ok := option(info, "typescript"); ok {
-		if b, ok := v.(bool); ok {
-			typescript = b
-		}
-	}
-	env = append(env, "PULUMI_NODEJS_TYPESCRIPT="+strconv.FormatBool(typescript))
-	if v, ok := option(info, "tsconfig"); ok {
-		if s, ok := v.(string); ok && s != "" {
-			env = append(env, "PULUMI_NODEJS_TSCONFIG_PATH="+s)
-		}
-	}
-
-	cmd := exec.CommandContext(ctx, node, args...)
-	cmd.Dir = pwd
-	cmd.Env = env
-	cmd.Stdout = os.Stdout
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		var exitErr *exec.ExitError
-		if errors.As(err, &exitErr) {
-			code := exitErr.ExitCode()
-			if code == bailExitCode {
-				return &pulumirpc.RunResponse{Bail: true}, nil
-			}
-			return &pulumirpc.RunResponse{
-				Error: fmt.Sprintf("Program exited with non-zero exit code: %d", code),
-			}, nil
-		}
-		return &pulumirpc.RunResponse{Error: err.Error()}, nil
-	}
-	return &pulumirpc.RunResponse{}, nil
 }
