@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The whole test suite (`npm test`): lint, unit tests under mocks, integration tests against the
-# real local target, and end-to-end tests with the real Pulumi engine when it is installed.
+# The whole test suite (`npm test`): lint, unit tests under mocks, Go tests of the command provider
+# stand-in (tools/pulumi), integration tests against the real local target, and end-to-end tests
+# with the real Pulumi engine when it is installed.
 # Run as root on Debian; it starts the local target itself (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +19,9 @@ npm run --silent lint
 
 step "unit tests (Pulumi mocks)"
 jest_suite unit
+
+step "go tests (tools/pulumi: the command provider stand-in against an in-process SSH server)"
+(cd tools/pulumi && go test ./...)
 
 step "local target (dockerd, registry, sshd, nginx, postgres), demo images, prometheus and chromium"
 bash scripts/local-target.sh up
