@@ -4,24 +4,22 @@
 // served by the Go module proxy reachable here.
 //
 // It implements command:local:Command (create/update/delete, dir,
-// environment, interpreter, stdin, triggers, addPreviousOutputInEnv), the
-// command:local:run invoke, command:remote:Command (over SSH: host, port, user,
-// privateKey, password, agent, hostKey, dialErrorLimit, perDialTimeout; no proxy)
-// and command:remote:CopyToRemote (an asset is written to remotePath, an
-// archive is extracted into it with tar). Local assetPaths/archivePaths,
-// remote CopyFile and connection.proxy are not implemented and fail clearly.
+// environment, interpreter, stdin, triggers, logging, addPreviousOutputInEnv),
+// the command:local:run invoke, command:remote:Command (over SSH: host, port,
+// user, privateKey, password, agent, hostKey, dialErrorLimit, perDialTimeout;
+// no proxy) and command:remote:CopyToRemote (over SFTP). Local
+// assetPaths/archivePaths, remote CopyFile and connection.proxy are not
+// implemented and fail clearly. tools/pulumi/README.md lists what matches
+// pulumi-command v1.2.1 and the tests that show it.
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"os/exec"
-	"sort"
 	"strings"
 
-	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 	pbempty "google.golang.org/protobuf/types/known/emptypb"
@@ -43,16 +41,14 @@ const (
 	runToken          = "command:local:run"
 )
 
-// Inputs that are not passed back as-is; everything else is compared by Diff.
-var outputOnly = map[string]bool{"stdout": true, "stderr": true, "assets": true, "archive": true}
-
 type commandProvider struct {
 	pulumirpc.UnimplementedResourceProviderServer
+	host hostLogger
 }
 
 func main() {
-	err := provider.Main("command", func(*provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
-		return &commandProvider{}, nil
+	err := provider.Main("command", func(host *provider.HostClient) (pulumirpc.ResourceProviderServer, error) {
+		return &commandProvider{host: host}, nil
 	})
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "pulumi-resource-command: %v\n", err)
@@ -60,12 +56,31 @@ func main() {
 	}
 }
 
+func (p *commandProvider) logger(ctx context.Context, urn string) *logger {
+	return &logger{ctx: ctx, host: p.host, urn: resource.URN(urn)}
+}
+
+// unmarshal keeps secrets and unknowns, as pulumi-go-provider does (the engine sends secrets since
+// Configure accepts them), so the state keeps the inputs' secretness.
 func unmarshal(s *structpb.Struct) (resource.PropertyMap, error) {
-	return plugin.UnmarshalProperties(s, plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true})
+	return plugin.UnmarshalProperties(s, plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true, KeepSecrets: true})
 }
 
 func marshal(m resource.PropertyMap) (*structpb.Struct, error) {
-	return plugin.MarshalProperties(m, plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true})
+	return plugin.MarshalProperties(m, plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true, KeepSecrets: true})
+}
+
+// plain drops secret markers, for reading input values.
+func plain(m resource.PropertyMap) resource.PropertyMap {
+	s, err := plugin.MarshalProperties(m, plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true})
+	if err != nil {
+		return m
+	}
+	out, err := plugin.UnmarshalProperties(s, plugin.MarshalOptions{KeepUnknowns: true, SkipNulls: true})
+	if err != nil {
+		return m
+	}
+	return out
 }
 
 func (p *commandProvider) GetPluginInfo(context.Context, *pbempty.Empty) (*pulumirpc.PluginInfo, error) {
@@ -90,10 +105,11 @@ func (p *commandProvider) DiffConfig(
 	return &pulumirpc.DiffResponse{Changes: pulumirpc.DiffResponse_DIFF_NONE}, nil
 }
 
+// Configure accepts secrets as pulumi-go-provider does, so the engine sends them as secrets.
 func (p *commandProvider) Configure(
 	context.Context, *pulumirpc.ConfigureRequest,
 ) (*pulumirpc.ConfigureResponse, error) {
-	return &pulumirpc.ConfigureResponse{SupportsPreview: true}, nil
+	return &pulumirpc.ConfigureResponse{SupportsPreview: true, AcceptSecrets: true}, nil
 }
 
 func checkType(urn string) (string, error) {
@@ -107,11 +123,14 @@ func checkType(urn string) (string, error) {
 }
 
 // runFor runs a command line locally or over SSH, depending on the resource type.
-func runFor(ctx context.Context, typ, line string, in resource.PropertyMap, env []string) (string, string, error) {
+func (p *commandProvider) runFor(
+	ctx context.Context, urn, typ, line string, in resource.PropertyMap, prev outputs,
+) (outputs, error) {
+	lg := p.logger(ctx, urn)
 	if typ == remoteCommandType {
-		return runRemote(ctx, line, in, env)
+		return runRemote(ctx, lg, line, plain(in), prev)
 	}
-	return run(ctx, line, in, env)
+	return runLocal(ctx, lg, line, plain(in), prev)
 }
 
 func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) (*pulumirpc.CheckResponse, error) {
@@ -124,96 +143,28 @@ func (p *commandProvider) Check(_ context.Context, req *pulumirpc.CheckRequest) 
 		return nil, err
 	}
 	var failures []*pulumirpc.CheckFailure
-	if typ != localCommandType {
-		return &pulumirpc.CheckResponse{Inputs: req.GetNews()}, nil
-	}
-	for _, k := range []resource.PropertyKey{"assetPaths", "archivePaths"} {
-		if v, ok := news[k]; ok && !v.IsNull() {
-			failures = append(failures, &pulumirpc.CheckFailure{
-				Property: string(k), Reason: "not supported by this build of the command provider",
-			})
+	switch typ {
+	case localCommandType:
+		for _, k := range []resource.PropertyKey{"assetPaths", "archivePaths"} {
+			if v, ok := news[k]; ok && !v.IsNull() {
+				failures = append(failures, &pulumirpc.CheckFailure{
+					Property: string(k), Reason: "not supported by this build of the command provider",
+				})
+			}
+		}
+	case copyToRemoteType:
+		// Upstream's CopyToRemote.Check: text or path assets, path archives.
+		if src, ok := news["source"]; ok && !src.ContainsUnknowns() {
+			if _, err := sourceOf(plain(news)); err != nil {
+				prop := "asset"
+				if src.IsArchive() {
+					prop = "archive"
+				}
+				failures = append(failures, &pulumirpc.CheckFailure{Property: prop, Reason: err.Error()})
+			}
 		}
 	}
 	return &pulumirpc.CheckResponse{Inputs: req.GetNews(), Failures: failures}, nil
-}
-
-// inputsOf drops the output-only keys from a state or input map.
-func inputsOf(m resource.PropertyMap) resource.PropertyMap {
-	out := resource.PropertyMap{}
-	for k, v := range m {
-		if !outputOnly[string(k)] {
-			out[k] = v
-		}
-	}
-	return out
-}
-
-func (p *commandProvider) Diff(_ context.Context, req *pulumirpc.DiffRequest) (*pulumirpc.DiffResponse, error) {
-	olds, err := unmarshal(req.GetOldInputs())
-	if err != nil {
-		return nil, err
-	}
-	if len(olds) == 0 {
-		if olds, err = unmarshal(req.GetOlds()); err != nil {
-			return nil, err
-		}
-	}
-	news, err := unmarshal(req.GetNews())
-	if err != nil {
-		return nil, err
-	}
-	olds, news = inputsOf(olds), inputsOf(news)
-	ignored := map[string]bool{}
-	for _, k := range req.GetIgnoreChanges() {
-		ignored[k] = true
-	}
-	keys := map[resource.PropertyKey]bool{}
-	for k := range olds {
-		keys[k] = true
-	}
-	for k := range news {
-		keys[k] = true
-	}
-	resp := &pulumirpc.DiffResponse{
-		Changes:         pulumirpc.DiffResponse_DIFF_NONE,
-		DetailedDiff:    map[string]*pulumirpc.PropertyDiff{},
-		HasDetailedDiff: true,
-	}
-	var names []string
-	for k := range keys {
-		names = append(names, string(k))
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		k := resource.PropertyKey(name)
-		if ignored[name] {
-			continue
-		}
-		o, hasOld := olds[k]
-		n, hasNew := news[k]
-		if hasOld && hasNew && o.DeepEquals(n) && !n.ContainsUnknowns() {
-			continue
-		}
-		if !hasOld && hasNew && n.IsNull() || hasOld && !hasNew && o.IsNull() {
-			continue
-		}
-		kind := pulumirpc.PropertyDiff_UPDATE
-		switch {
-		case !hasOld:
-			kind = pulumirpc.PropertyDiff_ADD
-		case !hasNew:
-			kind = pulumirpc.PropertyDiff_DELETE
-		}
-		// As in pulumi-command: new triggers replace the resource unless it has an update command.
-		if name == "triggers" && str(news, "update") == "" {
-			kind += pulumirpc.PropertyDiff_ADD_REPLACE - pulumirpc.PropertyDiff_ADD
-			resp.Replaces = append(resp.Replaces, name)
-		}
-		resp.Diffs = append(resp.Diffs, name)
-		resp.DetailedDiff[name] = &pulumirpc.PropertyDiff{Kind: kind, InputDiff: true}
-		resp.Changes = pulumirpc.DiffResponse_DIFF_SOME
-	}
-	return resp, nil
 }
 
 func str(m resource.PropertyMap, k resource.PropertyKey) string {
@@ -223,11 +174,27 @@ func str(m resource.PropertyMap, k resource.PropertyKey) string {
 	return ""
 }
 
-// run executes one command line the way pulumi-command's local provider does:
-// through the interpreter (default /bin/sh -c), in dir, with environment added
-// to this process's environment and stdout/stderr captured (trailing newline
-// trimmed).
-func run(ctx context.Context, line string, in resource.PropertyMap, extraEnv []string) (string, string, error) {
+func addPreviousOutputInEnv(in resource.PropertyMap) bool {
+	v, ok := in["addPreviousOutputInEnv"]
+	return !ok || !v.IsBool() || v.BoolValue()
+}
+
+func outputsOf(state resource.PropertyMap) outputs {
+	s := plain(state)
+	return outputs{stdout: str(s, "stdout"), stderr: str(s, "stderr")}
+}
+
+// withOutputs is a Command's state: its inputs plus stdout and stderr.
+func withOutputs(in resource.PropertyMap, o outputs) resource.PropertyMap {
+	out := in.Copy()
+	out["stdout"] = resource.NewStringProperty(o.stdout)
+	out["stderr"] = resource.NewStringProperty(o.stderr)
+	return out
+}
+
+// runLocal runs one command line like upstream's local run: through the interpreter (default
+// /bin/sh -c), in dir, with environment added to this process's environment.
+func runLocal(ctx context.Context, lg *logger, line string, in resource.PropertyMap, prev outputs) (outputs, error) {
 	interp := []string{"/bin/sh", "-c"}
 	if v, ok := in["interpreter"]; ok && v.IsArray() && len(v.ArrayValue()) > 0 {
 		interp = nil
@@ -238,7 +205,7 @@ func run(ctx context.Context, line string, in resource.PropertyMap, extraEnv []s
 		}
 	}
 	args := append(append([]string{}, interp[1:]...), line)
-	cmd := exec.CommandContext(ctx, interp[0], args...)
+	cmd := exec.CommandContext(ctx, interp[0], args...) // #nosec G204 -- running the user's command is the resource's purpose
 	cmd.Dir = str(in, "dir")
 	cmd.Env = os.Environ()
 	if v, ok := in["environment"]; ok && v.IsObject() {
@@ -248,40 +215,50 @@ func run(ctx context.Context, line string, in resource.PropertyMap, extraEnv []s
 			}
 		}
 	}
-	cmd.Env = append(cmd.Env, extraEnv...)
+	if addPreviousOutputInEnv(in) {
+		if prev.stdout != "" {
+			cmd.Env = append(cmd.Env, envStdout+"="+prev.stdout)
+		}
+		if prev.stderr != "" {
+			cmd.Env = append(cmd.Env, envStderr+"="+prev.stderr)
+		}
+	}
 	if s := str(in, "stdin"); s != "" {
 		cmd.Stdin = strings.NewReader(s)
 	}
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	capt := newCapture(ctx, lg, loggingOf(in))
+	cmd.Stdout = capt.stdoutWriter()
+	cmd.Stderr = capt.stderrWriter()
 	err := cmd.Run()
-	out := strings.TrimSuffix(stdout.String(), "\n")
-	errOut := strings.TrimSuffix(stderr.String(), "\n")
+	capt.finish()
 	if err != nil {
-		return out, errOut, fmt.Errorf("%w: running %q:\nStdout:\n%s\nStderr:\n%s", err, line, out, errOut)
+		return outputs{}, fmt.Errorf("%w: running %q:\n%s", err, line, capt.combined.String())
 	}
-	return out, errOut, nil
+	return capt.outputs(), nil
 }
 
-func previousOutputEnv(in, state resource.PropertyMap) []string {
-	if v, ok := in["addPreviousOutputInEnv"]; ok && v.IsBool() && !v.BoolValue() {
-		return nil
+// previewOutputs marks stdout/stderr unknown as pulumi-go-provider's default dependency flow does
+// in a preview: always on create; on update when an input is unknown or an input present in the
+// state differs from it (an input the state lacks does not count), else the old outputs stay.
+func previewOutputs(state, news resource.PropertyMap, isCreate bool) resource.PropertyMap {
+	out := news.Copy()
+	computed := isCreate
+	for _, v := range news {
+		if v.ContainsUnknowns() {
+			computed = true
+		}
 	}
-	return []string{
-		"PULUMI_COMMAND_STDOUT=" + str(state, "stdout"),
-		"PULUMI_COMMAND_STDERR=" + str(state, "stderr"),
+	for k, old := range state {
+		if k != "stdout" && k != "stderr" && !old.DeepEquals(news[k]) {
+			computed = true
+		}
 	}
-}
-
-func withOutputs(in resource.PropertyMap, stdout, stderr string, computed bool) resource.PropertyMap {
-	out := in.Copy()
-	if computed {
-		out["stdout"] = resource.MakeComputed(resource.NewStringProperty(""))
-		out["stderr"] = resource.MakeComputed(resource.NewStringProperty(""))
-	} else {
-		out["stdout"] = resource.NewStringProperty(stdout)
-		out["stderr"] = resource.NewStringProperty(stderr)
+	for _, k := range []resource.PropertyKey{"stdout", "stderr"} {
+		if computed {
+			out[k] = resource.MakeComputed(resource.NewStringProperty(""))
+		} else if v, ok := state[k]; ok {
+			out[k] = v
+		}
 	}
 	return out
 }
@@ -295,31 +272,50 @@ func (p *commandProvider) Create(ctx context.Context, req *pulumirpc.CreateReque
 	if err != nil {
 		return nil, err
 	}
-	id := ""
-	if !req.GetPreview() {
-		id = uuid.NewString()
-	}
 	if typ == copyToRemoteType {
-		if !req.GetPreview() {
-			if err := copyToRemote(ctx, in); err != nil {
-				return nil, err
-			}
+		// Upstream: no id in a preview, and an id of 8 hex characters without the name.
+		if req.GetPreview() {
+			props, err := marshal(in)
+			return &pulumirpc.CreateResponse{Properties: props}, err
+		}
+		if err := copyToRemote(ctx, p.logger(ctx, req.GetUrn()), plain(in)); err != nil {
+			return nil, err
+		}
+		id, err := resource.NewUniqueHex("", 8, 0)
+		if err != nil {
+			return nil, err
 		}
 		props, err := marshal(in)
 		return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
 	}
+	// Upstream: the resource name plus 8 hex characters, made before the preview check.
+	id, err := resource.NewUniqueHex(resource.URN(req.GetUrn()).Name(), 8, 0)
+	if err != nil {
+		return nil, err
+	}
 	if req.GetPreview() {
-		props, err := marshal(withOutputs(in, "", "", true))
+		props, err := marshal(previewOutputs(nil, in, true))
 		return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
 	}
-	var stdout, stderr string
-	if line := str(in, "create"); line != "" {
-		if stdout, stderr, err = runFor(ctx, typ, line, in, nil); err != nil {
+	var out outputs
+	if v, ok := plain(in)["create"]; ok && v.IsString() {
+		if out, err = p.runFor(ctx, req.GetUrn(), typ, v.StringValue(), in, outputs{}); err != nil {
 			return nil, err
 		}
 	}
-	props, err := marshal(withOutputs(in, stdout, stderr, false))
+	props, err := marshal(withOutputs(in, out))
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, err
+}
+
+// ignoreChanges gives ignored top-level inputs their value in the state, as pulumi-go-provider does.
+func ignoreChanges(news, state resource.PropertyMap, paths []string) resource.PropertyMap {
+	news = news.Copy()
+	for _, k := range paths {
+		if v, ok := state[resource.PropertyKey(k)]; ok {
+			news[resource.PropertyKey(k)] = v
+		}
+	}
+	return news
 }
 
 func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {
@@ -335,9 +331,10 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 	if err != nil {
 		return nil, err
 	}
+	in = ignoreChanges(in, olds, req.GetIgnoreChanges())
 	if typ == copyToRemoteType {
-		if !req.GetPreview() {
-			if err := copyToRemote(ctx, in); err != nil {
+		if !req.GetPreview() && needCopy(plain(olds), plain(in)) {
+			if err := copyToRemote(ctx, p.logger(ctx, req.GetUrn()), plain(in)); err != nil {
 				return nil, err
 			}
 		}
@@ -345,20 +342,22 @@ func (p *commandProvider) Update(ctx context.Context, req *pulumirpc.UpdateReque
 		return &pulumirpc.UpdateResponse{Properties: props}, err
 	}
 	if req.GetPreview() {
-		props, err := marshal(withOutputs(in, "", "", true))
+		props, err := marshal(previewOutputs(olds, in, false))
 		return &pulumirpc.UpdateResponse{Properties: props}, err
 	}
-	line := str(in, "update")
-	if line == "" {
-		line = str(in, "create")
+	// Upstream: the previous stdout/stderr stay unless a command runs.
+	prev := outputsOf(olds)
+	out := prev
+	line, ok := plain(in)["update"]
+	if !ok || !line.IsString() {
+		line, ok = plain(in)["create"]
 	}
-	var stdout, stderr string
-	if line != "" {
-		if stdout, stderr, err = runFor(ctx, typ, line, in, previousOutputEnv(in, olds)); err != nil {
+	if ok && line.IsString() {
+		if out, err = p.runFor(ctx, req.GetUrn(), typ, line.StringValue(), in, prev); err != nil {
 			return nil, err
 		}
 	}
-	props, err := marshal(withOutputs(in, stdout, stderr, false))
+	props, err := marshal(withOutputs(in, out))
 	return &pulumirpc.UpdateResponse{Properties: props}, err
 }
 
@@ -372,11 +371,11 @@ func (p *commandProvider) Delete(ctx context.Context, req *pulumirpc.DeleteReque
 		return nil, err
 	}
 	if typ == copyToRemoteType {
-		// As upstream: copied files are left on the host.
+		// Upstream: copied files are left on the host.
 		return &pbempty.Empty{}, nil
 	}
-	if line := str(state, "delete"); line != "" {
-		if _, _, err := runFor(ctx, typ, line, state, previousOutputEnv(state, state)); err != nil {
+	if v, ok := plain(state)["delete"]; ok && v.IsString() {
+		if _, err := p.runFor(ctx, req.GetUrn(), typ, v.StringValue(), state, outputsOf(state)); err != nil {
 			return nil, err
 		}
 	}
@@ -396,11 +395,11 @@ func (p *commandProvider) Invoke(ctx context.Context, req *pulumirpc.InvokeReque
 	if err != nil {
 		return nil, err
 	}
-	stdout, stderr, err := run(ctx, str(in, "command"), in, nil)
+	out, err := runLocal(ctx, p.logger(ctx, ""), str(plain(in), "command"), plain(in), outputs{})
 	if err != nil {
 		return nil, err
 	}
-	ret, err := marshal(withOutputs(in, stdout, stderr, false))
+	ret, err := marshal(withOutputs(in, out))
 	return &pulumirpc.InvokeResponse{Return: ret}, err
 }
 

@@ -1,27 +1,37 @@
 package main
 
 import (
-	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"strconv"
+	"sort"
 	"strings"
 	"time"
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/common/diag"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
-	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/archive"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/util/retry"
 )
 
-// connection mirrors command:remote:Connection (defaults as in the npm SDK).
+// Defaults of command:remote:Connection (the provider's schema defaults, also applied by the npm SDK).
+const (
+	defaultDialErrorLimit = 10
+	defaultPerDialTimeout = 15
+)
+
+// connection is command:remote:Connection; optional strings stay nil when unset, as upstream.
 type connection struct {
-	host, user, password, privateKey, privateKeyPassword, agentSocketPath, hostKey string
-	port, dialErrorLimit, perDialTimeout                                           int
+	host, user                                                string
+	port                                                      int
+	password, privateKey, privateKeyPassword, agentSocketPath *string
+	hostKey                                                   *string
+	dialErrorLimit, perDialTimeout                            int
 }
 
 func num(m resource.PropertyMap, k resource.PropertyKey, def int) int {
@@ -31,6 +41,15 @@ func num(m resource.PropertyMap, k resource.PropertyKey, def int) int {
 	return def
 }
 
+func optStr(m resource.PropertyMap, k resource.PropertyKey) *string {
+	if v, ok := m[k]; ok && v.IsString() {
+		s := v.StringValue()
+		return &s
+	}
+	return nil
+}
+
+// parseConnection reads the connection input of plain (secret-free) inputs.
 func parseConnection(in resource.PropertyMap) (*connection, error) {
 	v, ok := in["connection"]
 	if !ok || !v.IsObject() {
@@ -43,14 +62,14 @@ func parseConnection(in resource.PropertyMap) (*connection, error) {
 	c := &connection{
 		host:               str(m, "host"),
 		user:               str(m, "user"),
-		password:           str(m, "password"),
-		privateKey:         str(m, "privateKey"),
-		privateKeyPassword: str(m, "privateKeyPassword"),
-		agentSocketPath:    str(m, "agentSocketPath"),
-		hostKey:            str(m, "hostKey"),
 		port:               num(m, "port", 22),
-		dialErrorLimit:     num(m, "dialErrorLimit", 10),
-		perDialTimeout:     num(m, "perDialTimeout", 15),
+		password:           optStr(m, "password"),
+		privateKey:         optStr(m, "privateKey"),
+		privateKeyPassword: optStr(m, "privateKeyPassword"),
+		agentSocketPath:    optStr(m, "agentSocketPath"),
+		hostKey:            optStr(m, "hostKey"),
+		dialErrorLimit:     num(m, "dialErrorLimit", defaultDialErrorLimit),
+		perDialTimeout:     num(m, "perDialTimeout", defaultPerDialTimeout),
 	}
 	if c.user == "" {
 		c.user = "root"
@@ -61,188 +80,199 @@ func parseConnection(in resource.PropertyMap) (*connection, error) {
 	return c, nil
 }
 
-func (c *connection) config() (*ssh.ClientConfig, io.Closer, error) {
-	var auth []ssh.AuthMethod
-	var closer io.Closer
-	if c.privateKey != "" {
-		var signer ssh.Signer
-		var err error
-		if c.privateKeyPassword != "" {
-			signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(c.privateKey), []byte(c.privateKeyPassword))
-		} else {
-			signer, err = ssh.ParsePrivateKey([]byte(c.privateKey))
-		}
+// sshConfig builds the client config the way upstream's connectionBase.SSHConfig does:
+// a pinned host key also limits the handshake to that key's algorithm.
+func (c *connection) sshConfig() (*ssh.ClientConfig, io.Closer, error) {
+	var hostKeyCallback ssh.HostKeyCallback
+	var hostKeyAlgorithms []string
+	if c.hostKey != nil {
+		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(*c.hostKey))
 		if err != nil {
-			return nil, nil, fmt.Errorf("parsing connection.privateKey: %w", err)
-		}
-		auth = append(auth, ssh.PublicKeys(signer))
-	}
-	if c.password != "" {
-		auth = append(auth, ssh.Password(c.password))
-	}
-	sock := c.agentSocketPath
-	if sock == "" && len(auth) == 0 {
-		sock = os.Getenv("SSH_AUTH_SOCK")
-	}
-	if sock != "" {
-		conn, err := net.Dial("unix", sock)
-		if err != nil {
-			return nil, nil, fmt.Errorf("connecting to the SSH agent at %s: %w", sock, err)
-		}
-		closer = conn
-		auth = append(auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
-	}
-	hostKeyCallback := ssh.InsecureIgnoreHostKey() // #nosec G106 -- as the upstream provider when no hostKey is given
-	if c.hostKey != "" {
-		key, _, _, _, err := ssh.ParseAuthorizedKey([]byte(c.hostKey))
-		if err != nil {
-			return nil, closer, fmt.Errorf("parsing connection.hostKey: %w", err)
+			return nil, nil, fmt.Errorf("failed to parse host key: %w", err)
 		}
 		hostKeyCallback = ssh.FixedHostKey(key)
+		hostKeyAlgorithms = []string{key.Type()}
+	} else {
+		hostKeyCallback = ssh.InsecureIgnoreHostKey() // #nosec G106 -- upstream ignores the host key when none is pinned
 	}
-	return &ssh.ClientConfig{
-		User:            c.user,
-		Auth:            auth,
-		HostKeyCallback: hostKeyCallback,
-		Timeout:         time.Duration(c.perDialTimeout) * time.Second,
-	}, closer, nil
+	cfg := &ssh.ClientConfig{
+		User:              c.user,
+		HostKeyCallback:   hostKeyCallback,
+		HostKeyAlgorithms: hostKeyAlgorithms,
+		Timeout:           time.Duration(c.perDialTimeout) * time.Second,
+	}
+	if c.privateKey != nil {
+		var signer ssh.Signer
+		var err error
+		if c.privateKeyPassword != nil {
+			signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(*c.privateKey), []byte(*c.privateKeyPassword))
+		} else {
+			signer, err = ssh.ParsePrivateKey([]byte(*c.privateKey))
+		}
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg.Auth = append(cfg.Auth, ssh.PublicKeys(signer))
+	}
+	if c.password != nil {
+		pw := *c.password
+		cfg.Auth = append(cfg.Auth, ssh.Password(pw),
+			ssh.KeyboardInteractive(func(_, _ string, questions []string, _ []bool) ([]string, error) {
+				answers := make([]string, len(questions))
+				for i := range answers {
+					answers[i] = pw
+				}
+				return answers, nil
+			}))
+	}
+	sock := c.agentSocketPath
+	if sock == nil {
+		if env := os.Getenv("SSH_AUTH_SOCK"); env != "" {
+			sock = &env
+		}
+	}
+	var closer io.Closer
+	if sock != nil {
+		conn, err := net.Dial("unix", *sock)
+		if err != nil {
+			return nil, nil, err
+		}
+		closer = conn
+		cfg.Auth = append(cfg.Auth, ssh.PublicKeysCallback(agent.NewClient(conn).Signers))
+	}
+	return cfg, closer, nil
 }
 
-// dial connects, retrying dial errors up to dialErrorLimit times (-1: no limit).
-func (c *connection) dial(ctx context.Context) (*ssh.Client, error) {
-	cfg, closer, err := c.config()
-	if closer != nil {
-		defer func() { _ = closer.Close() }()
+// reachedDialErrorLimit: after limit+1 failed dials, unless the limit is -1 (unlimited).
+func reachedDialErrorLimit(dials, limit int) bool {
+	return limit > -1 && dials > limit
+}
+
+// dialWithRetry retries every error (auth and host key errors too) with the sdk's retry.Until
+// backoff (100 ms, x1.5, at most 5 s), reporting each failure as an ephemeral info status.
+func dialWithRetry[T any](
+	ctx context.Context, lg *logger, msg string, maxAttempts int, f func() (T, error),
+) (T, error) {
+	var zero T
+	ok, data, err := retry.Until(ctx, retry.Acceptor{
+		Accept: func(try int, _ time.Duration) (bool, any, error) {
+			result, dialErr := f()
+			if dialErr == nil {
+				return true, result, nil
+			}
+			dials := try + 1
+			if reachedDialErrorLimit(dials, maxAttempts) {
+				return true, nil, fmt.Errorf("after %d failed attempts: %w", try, dialErr)
+			}
+			limit := "inf"
+			if maxAttempts != -1 {
+				limit = fmt.Sprint(maxAttempts)
+			}
+			lg.status(diag.Info, fmt.Sprintf("%s %d/%s failed: retrying", msg, dials, limit))
+			return false, nil, nil
+		},
+	})
+	if ok && err == nil {
+		return data.(T), nil
 	}
+	if err == nil {
+		err = ctx.Err()
+	}
+	return zero, err
+}
+
+// dial connects to the host as upstream's Connection.Dial does (no proxy support here).
+func (c *connection) dial(ctx context.Context, lg *logger) (*ssh.Client, error) {
+	cfg, agentConn, err := c.sshConfig()
 	if err != nil {
 		return nil, err
 	}
-	addr := net.JoinHostPort(c.host, strconv.Itoa(c.port))
-	var lastErr error
-	for attempt := 1; c.dialErrorLimit < 0 || attempt <= max(c.dialErrorLimit, 1); attempt++ {
-		client, err := ssh.Dial("tcp", addr, cfg)
-		if err == nil {
-			return client, nil
-		}
-		lastErr = err
-		// Authentication and host key errors do not get better with retries.
-		if strings.Contains(err.Error(), "unable to authenticate") ||
-			strings.Contains(err.Error(), "host key mismatch") {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(time.Duration(min(attempt, 5)) * time.Second):
-		}
+	if agentConn != nil {
+		defer func() { _ = agentConn.Close() }()
 	}
-	return nil, fmt.Errorf("dialing %s as %s: %w", addr, c.user, lastErr)
+	endpoint := net.JoinHostPort(c.host, fmt.Sprint(c.port))
+	return dialWithRetry(ctx, lg, "Dial", c.dialErrorLimit, func() (*ssh.Client, error) {
+		return ssh.Dial("tcp", endpoint, cfg)
+	})
 }
 
-// runRemote runs one command line on the host, like command:remote:Command.
-func runRemote(ctx context.Context, line string, in resource.PropertyMap, extraEnv []string) (string, string, error) {
+// setenvMessage is upstream's text when sshd refuses an "env" request (tab and line breaks included).
+func setenvMessage(key string) string {
+	return fmt.Sprintf(`Unable to set '%s'. This only works if your SSH server is configured to accept
+	these variables via AcceptEnv. Alternatively, if a Bash-like shell runs the command on the remote host, you could
+	prefix the command itself with the variables in the form 'VAR=value command'`, key)
+}
+
+const (
+	envStdout = "PULUMI_COMMAND_STDOUT"
+	envStderr = "PULUMI_COMMAND_STDERR"
+)
+
+// runRemote runs one command line on the host like upstream's remote CommandOutputs.run.
+// prev holds the stdout/stderr of the state the command runs against (empty on create).
+func runRemote(ctx context.Context, lg *logger, line string, in resource.PropertyMap, prev outputs) (outputs, error) {
 	c, err := parseConnection(in)
 	if err != nil {
-		return "", "", err
+		return outputs{}, err
 	}
-	client, err := c.dial(ctx)
+	client, err := c.dial(ctx, lg)
 	if err != nil {
-		return "", "", err
+		return outputs{}, err
 	}
 	defer func() { _ = client.Close() }()
 	session, err := client.NewSession()
 	if err != nil {
-		return "", "", err
+		return outputs{}, err
 	}
 	defer func() { _ = session.Close() }()
-	// As upstream: environment goes through SSH "env" requests, which the server
-	// applies only for names it accepts (sshd AcceptEnv); refusals are ignored.
+
 	if v, ok := in["environment"]; ok && v.IsObject() {
-		for k, e := range v.ObjectValue() {
-			if e.IsString() {
-				_ = session.Setenv(string(k), e.StringValue())
+		env := v.ObjectValue()
+		keys := make([]string, 0, len(env))
+		for k := range env {
+			keys = append(keys, string(k))
+		}
+		sort.Strings(keys) // upstream ranges over a Go map: the order (and so which refusal is reported) varies
+		for _, k := range keys {
+			if e := env[resource.PropertyKey(k)]; e.IsString() {
+				if err := session.Setenv(k, e.StringValue()); err != nil {
+					// A refused environment variable fails the command, logged as an error.
+					lg.log(diag.Error, setenvMessage(k))
+					return outputs{}, fmt.Errorf("could not set environment variable %q: %w", k, err)
+				}
 			}
 		}
 	}
-	for _, kv := range extraEnv {
-		k, val, _ := strings.Cut(kv, "=")
-		_ = session.Setenv(k, val)
+	if addPreviousOutputInEnv(in) {
+		// Previous outputs are set optimistically: a refusal is a warning and the command still runs.
+		for _, kv := range [][2]string{{envStdout, prev.stdout}, {envStderr, prev.stderr}} {
+			if kv[1] == "" {
+				continue
+			}
+			if err := session.Setenv(kv[0], kv[1]); err != nil {
+				lg.log(diag.Warning, setenvMessage(kv[0]))
+			}
+		}
 	}
 	if s := str(in, "stdin"); s != "" {
 		session.Stdin = strings.NewReader(s)
 	}
-	var stdout, stderr bytes.Buffer
-	session.Stdout = &stdout
-	session.Stderr = &stderr
+	capt := newCapture(ctx, lg, loggingOf(in))
+	session.Stdout = capt.stdoutWriter()
+	session.Stderr = capt.stderrWriter()
+
 	done := make(chan error, 1)
 	go func() { done <- session.Run(line) }()
 	select {
 	case err = <-done:
 	case <-ctx.Done():
 		_ = session.Signal(ssh.SIGTERM)
-		err = ctx.Err()
+		_ = session.Close()
+		err = errors.Join(ctx.Err(), <-done)
 	}
-	out := strings.TrimSuffix(stdout.String(), "\n")
-	errOut := strings.TrimSuffix(stderr.String(), "\n")
+	capt.finish()
 	if err != nil {
-		return out, errOut, fmt.Errorf("%w: running %q on %s:\nStdout:\n%s\nStderr:\n%s",
-			err, line, c.host, out, errOut)
+		return outputs{}, fmt.Errorf("%w: running %q:\n%s", err, line, capt.combined.String())
 	}
-	return out, errOut, nil
-}
-
-func shellQuote(s string) string {
-	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// copyToRemote copies an asset (to remotePath) or an archive (extracted into the
-// directory remotePath) over SSH, like command:remote:CopyToRemote.
-func copyToRemote(ctx context.Context, in resource.PropertyMap) error {
-	remotePath := str(in, "remotePath")
-	if remotePath == "" {
-		return fmt.Errorf("remotePath is required")
-	}
-	src, ok := in["source"]
-	if !ok {
-		return fmt.Errorf("source is required")
-	}
-	var payload bytes.Buffer
-	var line string
-	switch {
-	case src.IsAsset():
-		b, err := src.AssetValue().Bytes()
-		if err != nil {
-			return fmt.Errorf("reading source: %w", err)
-		}
-		payload.Write(b)
-		line = "cat > " + shellQuote(remotePath)
-	case src.IsArchive():
-		if err := src.ArchiveValue().Archive(archive.TarArchive, &payload); err != nil {
-			return fmt.Errorf("reading source: %w", err)
-		}
-		line = "mkdir -p " + shellQuote(remotePath) + " && tar -xf - -C " + shellQuote(remotePath)
-	default:
-		return fmt.Errorf("source must be an asset or an archive")
-	}
-	c, err := parseConnection(in)
-	if err != nil {
-		return err
-	}
-	client, err := c.dial(ctx)
-	if err != nil {
-		return err
-	}
-	defer func() { _ = client.Close() }()
-	session, err := client.NewSession()
-	if err != nil {
-		return err
-	}
-	defer func() { _ = session.Close() }()
-	session.Stdin = &payload
-	var stderr bytes.Buffer
-	session.Stderr = &stderr
-	if err := session.Run(line); err != nil {
-		return fmt.Errorf("%w: copying to %s:%s: %s", err, c.host, remotePath, strings.TrimSpace(stderr.String()))
-	}
-	return nil
+	return capt.outputs(), nil
 }
