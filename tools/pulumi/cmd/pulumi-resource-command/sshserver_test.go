@@ -25,7 +25,6 @@ import (
 // testServer is an in-process SSH server on 127.0.0.1 that runs exec requests with /bin/sh,
 // answers env requests per acceptEnv (like sshd's AcceptEnv) and serves the sftp subsystem.
 type testServer struct {
-	t         *testing.T
 	ln        net.Listener
 	port      int
 	hostKey   ssh.Signer
@@ -33,11 +32,11 @@ type testServer struct {
 	clientPEM string
 	acceptEnv map[string]bool
 
-	mu       sync.Mutex
-	dials    []time.Time       // every accepted TCP connection
-	execs    []string          // every exec request
-	envSeen  map[string]string // every env request, accepted or not
-	handshakes int              // completed handshakes
+	mu         sync.Mutex
+	dials      []time.Time       // every accepted TCP connection
+	execs      []string          // every exec request
+	envSeen    map[string]string // every env request, accepted or not
+	handshakes int               // completed handshakes
 }
 
 type serverOpts struct {
@@ -85,7 +84,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &testServer{t: t, hostKey: o.hostKey, clientKey: signer, clientPEM: string(pem.EncodeToMemory(block)),
+	s := &testServer{hostKey: o.hostKey, clientKey: signer, clientPEM: string(pem.EncodeToMemory(block)),
 		acceptEnv: map[string]bool{}, envSeen: map[string]string{}}
 	if s.hostKey == nil {
 		s.hostKey = newEd25519Signer(t)
