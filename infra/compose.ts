@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { shellJoin } from "./quote";
+import { shellJoin, withFileDigest } from "./quote";
 import { sha256 } from "./render";
 
 type Connection = pulumi.Input<command.types.input.remote.ConnectionArgs>;
@@ -62,6 +62,11 @@ export interface ComposeProjectArgs {
 /**
  * The env's directory on the host: compose file and accessories, `.env`, nginx site and the
  * release procedure. Each file is re-uploaded exactly when its rendered content changes.
+ *
+ * Under the real command provider a change of `triggers` is a replace, and a replace runs the old
+ * resource's `delete`. So `triggers` holds only what moves the env (its directory), and content
+ * reaches the host as an in-place update: uploads by their `source`, secret files by `stdin`,
+ * the accessories by the compose file's digest in their command line.
  */
 export class ComposeProject extends pulumi.ComponentResource {
   public readonly dir: string;
@@ -81,7 +86,13 @@ export class ComposeProject extends pulumi.ComponentResource {
     const dirs = new command.remote.Command(
       `${name}-dirs`,
       // Destroying the stack removes the env's directory, after everything in it was removed.
-      { connection, create: shellJoin(makeDirsArgv(this.dir)), delete: shellJoin(["rm", "-rf", "--", this.dir]), triggers: [this.dir] },
+      {
+        connection,
+        create: shellJoin(makeDirsArgv(this.dir)),
+        delete: shellJoin(["rm", "-rf", "--", this.dir]),
+        triggers: [this.dir],
+        addPreviousOutputInEnv: false,
+      },
       child,
     );
     const afterDirs = { parent: this, dependsOn: [dirs] };
@@ -89,7 +100,7 @@ export class ComposeProject extends pulumi.ComponentResource {
     const copy = (role: string, remotePath: string, content: string) =>
       new command.remote.CopyToRemote(
         `${name}-${role}`,
-        { connection, remotePath, source: new pulumi.asset.StringAsset(content), triggers: [sha256(content)] },
+        { connection, remotePath, source: new pulumi.asset.StringAsset(content) },
         afterDirs,
       );
     const secretFile = (role: string, remotePath: string, content: pulumi.Input<string>, mode: "0600" | "0644") =>
@@ -101,6 +112,7 @@ export class ComposeProject extends pulumi.ComponentResource {
           delete: shellJoin(removeFilesArgv(remotePath)),
           stdin: pulumi.secret(content),
           logging: "none",
+          addPreviousOutputInEnv: false,
         },
         afterDirs,
       );
@@ -123,16 +135,23 @@ export class ComposeProject extends pulumi.ComponentResource {
       this.uploads.push(secretFile("smoke-auth", this.authFile, args.smokeNetrc, "0600"));
     }
     if (args.composeFile !== undefined) {
-      const composeFile = copy("compose-file", `${this.dir}/docker-compose.yml`, args.composeFile);
+      const composePath = `${this.dir}/docker-compose.yml`;
+      const composeFile = copy("compose-file", composePath, args.composeFile);
+      const up = shellJoin(withFileDigest(composePath, sha256(args.composeFile), composeArgv(this.dir, "up", "-d", "--remove-orphans")));
+      // A new compose file is an update: `up -d` recreates only the services whose definition
+      // changed, and their named volumes stay. `down` (no -v) runs on destroy or a move only.
       const accessories = new command.remote.Command(
         `${name}-accessories`,
         {
           connection,
-          create: shellJoin(composeArgv(this.dir, "up", "-d", "--remove-orphans")),
+          create: up,
+          update: up,
           delete: shellJoin(composeArgv(this.dir, "down")),
-          triggers: [sha256(args.composeFile)],
+          triggers: [this.dir],
+          addPreviousOutputInEnv: false,
         },
-        { parent: this, dependsOn: [composeFile, envFile] },
+        // On a move, the old project (same compose project name) goes down before the new one starts.
+        { parent: this, dependsOn: [composeFile, envFile], deleteBeforeReplace: true },
       );
       this.uploads.push(composeFile, accessories);
     }
@@ -142,7 +161,9 @@ export class ComposeProject extends pulumi.ComponentResource {
         {
           connection,
           create: shellJoin(reloadNginxArgv(`${this.dir}/nginx/enabled.conf`)),
+          // A replace is harmless here (no delete): it runs the reload once more.
           triggers: siteTriggers,
+          addPreviousOutputInEnv: false,
         },
         { parent: this, dependsOn: siteInputs },
       ),

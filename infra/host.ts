@@ -56,7 +56,8 @@ export class HostTarget extends pulumi.ComponentResource {
     this.connection = pulumi.all([plain, privateKey]).apply(([p, key]) => ({ ...p, privateKey: key }));
     this.ready = new command.remote.Command(
       `${name}-ready`,
-      { connection: this.connection, create: shellJoin(readinessArgv()), triggers: [plain] },
+      // No triggers: a new host or connection setting is an update, which runs `create` again.
+      { connection: this.connection, create: shellJoin(readinessArgv()), addPreviousOutputInEnv: false },
       { parent: this },
     );
     this.dockerVersion = this.ready.stdout.apply((s) => s.trim());

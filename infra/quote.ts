@@ -43,3 +43,21 @@ export function combine(...commands: Argv[]): string {
 export function pipe(...commands: Argv[]): string {
   return commands.map(shellJoin).join(" | ");
 }
+
+/**
+ * Runs `argv` only when `path` on the host has the sha256 `digest`. The digest in the command line
+ * is what makes an upload's change an in-place update of the command that uses it (a change of
+ * `triggers` would be a replace), and the check refuses a file another checkout changed since.
+ */
+export function withFileDigest(path: string, digest: string, argv: Argv): string[] {
+  return [
+    "sh",
+    "-c",
+    'printf "%s  %s\\n" "$1" "$2" | sha256sum -c --status 2>/dev/null || ' +
+      '{ echo "$2 is not the file this stack uploaded (sha256 $1): run pulumi up again" >&2; exit 2; }; shift 2; exec "$@"',
+    "with-file-digest",
+    digest,
+    path,
+    ...argv,
+  ];
+}

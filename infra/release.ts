@@ -1,6 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { shellJoin } from "./quote";
+import { shellJoin, withFileDigest } from "./quote";
 import { sha256 } from "./render";
 
 /** How a release is gated and switched on the host; every field maps to one dc-release option. */
@@ -171,9 +171,23 @@ export interface ReleaseArgs {
 }
 
 /**
+ * The deploy command line: dc-release after a check that the host's copy is the procedure this
+ * stack uploaded. Image, digest, procedure digest and every setting are in it, so a change of any
+ * of them is an in-place update that runs it again.
+ */
+export function releaseCommand(target: ReleaseTarget, settings: ReleaseSettings, procedure: string): string {
+  return shellJoin(withFileDigest(scriptPath(settings, target.env), sha256(procedure), deployArgv(target, settings)));
+}
+
+/**
  * The app release on the host: runs dc-release (lock, pull by digest, migrate, blue/green start,
- * health gate, nginx switch, drain; auto-rollback on failure). It re-runs exactly when the image
- * digest, the procedure or its settings change; destroying it removes the env's releases.
+ * health gate, nginx switch, drain; auto-rollback on failure).
+ *
+ * Under the real command provider a change of `triggers` is a replace (the SDK adds
+ * `replaceOnChanges: ["triggers[*]"]`), and a replace runs `delete` = `dc-release remove`, which
+ * takes the env down. So a new tag, digest, procedure or setting reaches the host only through the
+ * command line (an in-place update that runs `update`), and `triggers` holds only the env's
+ * directory: the release is replaced, removed first, only when the env moves.
  */
 export class Release extends pulumi.ComponentResource {
   public readonly command: command.remote.Command;
@@ -183,7 +197,7 @@ export class Release extends pulumi.ComponentResource {
     super("deepcalm:release:Release", name, {}, opts);
     const deploy = pulumi
       .all([args.image, args.digest])
-      .apply(([image, digest]) => shellJoin(deployArgv({ env: args.env, image, digest }, args.settings)));
+      .apply(([image, digest]) => releaseCommand({ env: args.env, image, digest }, args.settings, args.procedure));
     this.command = new command.remote.Command(
       `${name}-deploy`,
       {
@@ -191,14 +205,14 @@ export class Release extends pulumi.ComponentResource {
         create: deploy,
         update: deploy,
         delete: shellJoin(removeArgv(args.env, args.settings)),
-        triggers: [args.digest, sha256(args.procedure), sha256(JSON.stringify(args.settings))],
+        triggers: [`${args.settings.root}/${args.env}`],
         addPreviousOutputInEnv: false,
       },
       {
         parent: this,
         additionalSecretOutputs: ["stderr"],
-        // The delete removes the whole env, so a replacement (never planned: updates run `update`)
-        // must remove before it deploys, not after.
+        // A replacement (the env moved) must remove the old env before it deploys the new one:
+        // both take the same ports.
         deleteBeforeReplace: true,
         ...(args.hooks ? { hooks: args.hooks } : {}),
       },

@@ -1,5 +1,9 @@
-import { execFileSync } from "node:child_process";
-import { combine, pipe, shellJoin, shellQuote } from "../../infra/quote";
+import { execFileSync, spawnSync } from "node:child_process";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { combine, pipe, shellJoin, shellQuote, withFileDigest } from "../../infra/quote";
 
 /** Runs the quoted command through a real sh and returns the arguments it received. */
 function roundTrip(tokens: string[]): string[] {
@@ -68,5 +72,30 @@ describe("combinators", () => {
   test("combine joins with && and pipe with |", () => {
     expect(combine(["mkdir", "-p", "/a b"], ["touch", "/a b/c"])).toBe("mkdir -p '/a b' && touch '/a b/c'");
     expect(pipe(["cat", "f"], ["grep", "x y"])).toBe("cat f | grep 'x y'");
+  });
+});
+
+describe("withFileDigest: runs a command only on the file the stack uploaded", () => {
+  const dir = mkdtempSync(join(tmpdir(), "file-digest-"));
+  const file = join(dir, "dc release");
+  writeFileSync(file, "#!/bin/sh\necho uploaded\n");
+  const digest = createHash("sha256").update("#!/bin/sh\necho uploaded\n").digest("hex");
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const run = (d: string, path = file) =>
+    spawnSync("sh", ["-c", shellJoin(withFileDigest(path, d, ["sh", path, "it's"]))], { encoding: "utf8" });
+
+  test("the matching file runs, with the command's own arguments", () => {
+    const r = run(digest);
+    expect([r.status, r.stdout, r.stderr]).toEqual([0, "uploaded\n", ""]);
+  });
+
+  test.each([
+    ["another digest", "0".repeat(64), file],
+    ["a missing file", digest, join(dir, "missing")],
+  ])("%s: exit 2 with what to do, nothing runs", (_what, d, path) => {
+    const r = run(d, path);
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe(`${path} is not the file this stack uploaded (sha256 ${d}): run pulumi up again\n`);
   });
 });

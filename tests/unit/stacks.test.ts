@@ -1,4 +1,10 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { DIGEST_V1, DIGEST_V2, HOST_KEY, isSecretValue, named, plainStrings, Recorded, Run, runStack, SSH_KEY, valueOf } from "./harness";
+
+// Two mocked stacks per test, on a machine that may be busy.
+jest.setTimeout(30_000);
 
 const list = (run: Run) => run.resources.map((r) => `${r.type} ${r.name}`).sort();
 const byName = (run: Run) => new Map(run.resources.map((r) => [r.name, r]));
@@ -183,49 +189,136 @@ describe("secrets", () => {
   });
 });
 
-describe("triggers change when and only when tag, digest or rendered files change", () => {
-  const triggers = (run: Run) =>
-    new Map(run.resources.map((r: Recorded) => [r.name, JSON.stringify(r.inputs.triggers ?? null) + String(r.inputs.create ?? "")]));
-  const changed = (a: Run, b: Run) =>
-    [...triggers(a)]
-      .filter(([name, t]) => triggers(b).get(name) !== t)
-      .map(([name]) => name)
-      .sort();
+/**
+ * What `pulumi up` does to each host resource when the config changes, under the real command
+ * provider 1.2.1: pulumi-go-provider's default diff names every changed element of the inputs
+ * (`triggers[0]`, `create`, `connection.port`), the engine turns a changed `triggers[i]` into a
+ * replace (the SDK's `replaceOnChanges: ["triggers[*]"]`, checked below), and any other change is an
+ * update that runs `update`, else `create`. A replace runs the old resource's `delete`.
+ */
+type Planned = "update" | "replace";
+const COMMAND_TYPES = ["command:remote:Command", "command:remote:CopyToRemote"];
+/** Inputs as the provider compares them: an asset by its content. */
+const comparable = async (value: unknown): Promise<unknown> => {
+  if (Array.isArray(value)) {
+    return Promise.all(value.map(comparable));
+  }
+  if (typeof value === "object" && value !== null) {
+    const entries = await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await comparable(await v)] as const));
+    return Object.fromEntries(entries);
+  }
+  return value;
+};
+const plan = async (a: Run, b: Run): Promise<string[]> => {
+  const before = byName(a);
+  const out: string[] = [];
+  for (const r of b.resources.filter((x) => COMMAND_TYPES.includes(x.type))) {
+    const old = before.get(r.name);
+    if (old === undefined) {
+      out.push(`create ${r.name}`);
+      continue;
+    }
+    if (JSON.stringify(await comparable(old.inputs)) === JSON.stringify(await comparable(r.inputs))) {
+      continue;
+    }
+    const elements = (x: Recorded) => ((x.inputs.triggers as unknown[] | undefined) ?? []).map((t) => JSON.stringify(t));
+    const [was, now] = [elements(old), elements(r)];
+    const replaced = was.length !== now.length || was.some((t, i) => t !== now[i]);
+    const kind: Planned = replaced ? "replace" : "update";
+    out.push(`${kind} ${r.name}`);
+  }
+  return out.sort();
+};
+
+describe("plans under the real command provider: updates in place, replaces only when the env moves", () => {
+  test.each(["remote/command.js", "remote/copyToRemote.js"])("the SDK's %s still replaces on any change of triggers[*]", (file) => {
+    const sdk = readFileSync(join(__dirname, "../../node_modules/@pulumi/command", file), "utf8");
+    expect(sdk).toContain('replaceOnChanges: ["triggers[*]"]');
+  });
 
   test("the same config twice changes nothing", async () => {
-    expect(changed(await runStack("local"), await runStack("local"))).toEqual([]);
+    expect(await plan(await runStack("local"), await runStack("local"))).toEqual([]);
   });
 
-  test("another tag and digest re-run only the release", async () => {
+  test("another tag and digest update the release in place", async () => {
     const a = await runStack("local");
     const b = await runStack("local", { config: { imageTag: "v2", imageDigest: DIGEST_V2 } });
-    expect(changed(a, b)).toEqual(["local-release-deploy"]);
+    expect(await plan(a, b)).toEqual(["update local-release-deploy"]);
+    expect(named(b, "local-release-deploy").inputs.update).toContain(`--digest ${DIGEST_V2}`);
   });
 
-  test("a moved digest under the same tag re-runs the release", async () => {
+  test("a moved digest under the same tag updates the release", async () => {
     const a = await runStack("dev");
     const b = await runStack("dev", { registryDigest: DIGEST_V2 });
-    expect(changed(a, b)).toEqual(["dev-release-deploy"]);
+    expect(await plan(a, b)).toEqual(["update dev-release-deploy"]);
   });
 
-  test("a new release procedure re-uploads it and re-runs the release", async () => {
+  test("a new release procedure re-uploads it and updates the release, which checks the upload's digest", async () => {
+    const script = "#!/usr/bin/env bash\necho changed\n";
     const a = await runStack("local");
-    const b = await runStack("local", { releaseScript: "#!/usr/bin/env bash\necho changed\n" });
-    expect(changed(a, b)).toEqual(["local-project-release-script", "local-release-deploy"]);
+    const b = await runStack("local", { releaseScript: script });
+    expect(await plan(a, b)).toEqual(["update local-project-release-script", "update local-release-deploy"]);
+    expect(named(b, "local-release-deploy").inputs.update).toContain(createHash("sha256").update(script).digest("hex"));
   });
 
-  test("a new nginx site re-uploads it and reloads nginx; the release re-runs with its new front", async () => {
+  test("a new nginx site re-uploads it and reloads nginx (a replace without a delete); the release updates", async () => {
     const a = await runStack("local");
     const b = await runStack("local", { config: { nginxListen: "127.0.0.1:8081" } });
-    expect(changed(a, b)).toEqual(["local-project-nginx-reload", "local-project-nginx-site", "local-release-deploy"]);
+    expect(await plan(a, b)).toEqual([
+      "replace local-project-nginx-reload",
+      "update local-project-nginx-site",
+      "update local-release-deploy",
+    ]);
+    expect(named(b, "local-project-nginx-reload").inputs.delete).toBeUndefined();
   });
 
   test("the app environment changes only the .env file", async () => {
     const a = await runStack("local");
     const b = await runStack("local", { config: { appEnvironment: ["FEATURE_X=1"] } });
-    expect(changed(a, b)).toEqual([]);
-    const stdin = (run: Run) => JSON.stringify(byName(run).get("local-project-env-file")?.inputs.stdin);
-    expect(stdin(a)).not.toBe(stdin(b));
+    expect(await plan(a, b)).toEqual(["update local-project-env-file"]);
+  });
+
+  test("a new compose file updates the accessories in place (up -d), never down", async () => {
+    const a = await runStack("dev");
+    const b = await runStack("dev", { config: { redisPort: 6390 } });
+    expect(await plan(a, b)).toEqual(["update dev-project-accessories", "update dev-project-compose-file", "update dev-project-env-file"]);
+    expect(named(b, "dev-project-accessories").inputs.update).toMatch(/ up -d --remove-orphans$/);
+  });
+
+  test.each([
+    ["healthRetries", 7],
+    ["warmSeconds", 90],
+    ["migrateCommand", "/bin/other-migrate"],
+    ["smokePaths", ["/healthz", "/ready"]],
+    ["lockTimeout", 30],
+    ["appPorts", [8111, 8112]],
+  ])("a new %s updates the release in place", async (key, value) => {
+    const a = await runStack("local");
+    const b = await runStack("local", { config: { [key]: value } });
+    const planned = await plan(a, b);
+    expect(planned).toContain("update local-release-deploy");
+    expect(planned.filter((p) => p.startsWith("replace") && !p.endsWith("-nginx-reload"))).toEqual([]);
+  });
+
+  test.each([
+    ["sshDialTimeout", 20],
+    ["sshPort", 2200],
+  ])("a new connection setting (%s) updates every host command, replaces none", async (key, value) => {
+    const a = await runStack("dev");
+    const b = await runStack("dev", { config: { [key]: value } });
+    const planned = await plan(a, b);
+    expect(planned).toContain("update dev-release-deploy");
+    expect(planned).toContain("update dev-project-accessories");
+    expect(planned.filter((p) => p.startsWith("replace"))).toEqual([]);
+  });
+
+  test("moving the env (hostRoot) replaces what lives in its directory: the release and accessories are removed first", async () => {
+    const a = await runStack("dev");
+    const b = await runStack("dev", { config: { hostRoot: "/srv/deep-calm" } });
+    const planned = await plan(a, b);
+    expect(planned).toContain("replace dev-release-deploy");
+    expect(planned).toContain("replace dev-project-accessories");
+    expect(planned).toContain("replace dev-project-dirs");
   });
 });
 
