@@ -680,3 +680,32 @@ func TestCommand_ErrorTextAndCommandChoice_AsCommandController(t *testing.T) {
 		t.Fatalf("delete ran %q with %v", execs[len(execs)-1], env)
 	}
 }
+
+// The local Command: local/commandController.go and local/commandOutputs.go run.
+
+func TestLocalCommand_LoggingErrorsPreviousOutput_AsLocalRun(t *testing.T) {
+	p, h := newProvider()
+	line := `echo "[$PULUMI_COMMAND_STDOUT]"; echo e >&2`
+	in := props(map[string]any{"create": line, "logging": "stdout"})
+	id, state, err := create(t, p, localCommandType, "l", in, false)
+	if err != nil || !regexp.MustCompile(`^l[0-9a-f]{8}$`).MatchString(id) ||
+		state["stdout"].StringValue() != "[]" || state["stderr"].StringValue() != "e" {
+		t.Fatalf("create %q %v %v", id, state, err)
+	}
+	if recs := h.all(); len(recs) != 1 || recs[0] != (logRecord{diag.Info, true, "[]"}) {
+		t.Fatalf("logs %+v", recs)
+	}
+	if state, err = update(t, p, localCommandType, state, in, false); err != nil || state["stdout"].StringValue() != "[[]]" {
+		t.Fatalf("update %v %v", state, err)
+	}
+	off := in.Copy()
+	off["addPreviousOutputInEnv"] = resource.NewBoolProperty(false)
+	if st, err := update(t, p, localCommandType, state, off, false); err != nil || st["stdout"].StringValue() != "[]" {
+		t.Fatalf("addPreviousOutputInEnv false: %v %v", st, err)
+	}
+	fail := "echo o; sleep 0.2; echo e >&2; exit 3"
+	_, _, err = create(t, p, localCommandType, "l", props(map[string]any{"create": fail}), false)
+	if err == nil || err.Error() != "exit status 3: running \""+fail+"\":\no\ne\n" {
+		t.Fatalf("error %q", err)
+	}
+}
