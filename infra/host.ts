@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { validateFor } from "./errors";
 import { shellJoin } from "./quote";
 import * as v from "./validate";
+import { PINNABLE_HOST_KEYS } from "./validate";
 
 export interface HostTargetArgs {
   /** DNS name or IP of the server. */
@@ -67,15 +68,21 @@ export class HostTarget extends pulumi.ComponentResource {
 
 /**
  * The pinned key of `host:port` in a known_hosts file (`[host]:port` unless the port is 22), as
- * `type base64`. Hashed entries cannot be matched and are skipped.
+ * `type base64`: ed25519 first, then ecdsa, then any other (which the pin's check refuses, saying
+ * why). Hashed entries cannot be matched and are skipped.
  */
 export function hostKeyFromKnownHosts(knownHosts: string, host: string, port: number): string | undefined {
   const name = port === 22 ? host : `[${host}]:${port}`;
+  const keys: string[] = [];
   for (const line of knownHosts.split("\n")) {
     const [hosts, type, key] = line.trim().split(/\s+/);
     if (hosts !== undefined && !hosts.startsWith("#") && type && key && hosts.split(",").includes(name)) {
-      return `${type} ${key}`;
+      keys.push(`${type} ${key}`);
     }
   }
-  return undefined;
+  const rank = (k: string) => {
+    const i = PINNABLE_HOST_KEYS.indexOf(k.split(" ")[0] ?? "");
+    return i < 0 ? PINNABLE_HOST_KEYS.length : i;
+  };
+  return keys.sort((a, b) => rank(a) - rank(b))[0];
 }

@@ -15,6 +15,8 @@ const IPV6 = /^[0-9A-Fa-f:]{2,39}$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
 const URL_PATH = /^\/[A-Za-z0-9._~/-]*$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
+/** Host key types a pin can use, most preferred first (ssh-keyscan -t takes the same names). */
+export const PINNABLE_HOST_KEYS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"];
 const ABSOLUTE_DIR = /^\/[A-Za-z0-9._/-]*$/;
 
 export function envName(key: string, value: unknown): string {
@@ -102,6 +104,15 @@ export function githubRepositoryName(key: string, value: unknown): string {
 export function hostKey(key: string, value: unknown): string {
   if (typeof value !== "string" || !HOST_KEY.test(value.trim())) {
     reject(key, value, "use the server's public host key as 'ssh-ed25519 AAAA...' (see ssh-keyscan); it pins the host");
+  }
+  if (value.trim().startsWith("ssh-rsa ")) {
+    // The command provider offers only the pinned key's own algorithm, and for RSA that is SHA-1.
+    reject(
+      key,
+      value,
+      "pin the server's ed25519 or ecdsa key instead (ssh-keyscan -t ed25519,ecdsa HOST): with an ssh-rsa pin the command " +
+        "provider accepts only SHA-1 'ssh-rsa' signatures, which OpenSSH 8.8 and later refuse to make",
+    );
   }
   return value.trim();
 }

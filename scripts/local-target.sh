@@ -9,6 +9,7 @@ STATE_DIR="$REPO_ROOT/.local-target"
 RUN_DIR="$STATE_DIR/run"
 LOG_DIR="$STATE_DIR/logs"
 SSH_DIR="$STATE_DIR/ssh"
+HOST_KEY_TYPES="rsa ecdsa ed25519" # known_hosts order; sshd offers all three
 REGISTRY_DIR="$STATE_DIR/registry"
 
 PACKAGES=(docker.io docker-registry openssh-server openssh-client nginx postgresql busybox-static
@@ -190,12 +191,18 @@ EOF
 write_ssh_files() {
   mkdir -p "$SSH_DIR"
   chmod 0700 "$SSH_DIR"
-  [[ -f $SSH_DIR/ssh_host_ed25519_key ]] ||
-    ssh-keygen -q -t ed25519 -N '' -C deep-calm-local-host -f "$SSH_DIR/ssh_host_ed25519_key"
+  local type
+  # Three host keys, as servers in the field have: tests pin each type; the rsa one is listed
+  # first in known_hosts so that the program's preference (ed25519, then ecdsa) is exercised.
+  for type in $HOST_KEY_TYPES; do
+    [[ -f $SSH_DIR/ssh_host_${type}_key ]] ||
+      ssh-keygen -q -t "$type" -N '' -C deep-calm-local-host -f "$SSH_DIR/ssh_host_${type}_key"
+  done
   [[ -f $SSH_DIR/id_ed25519 ]] ||
     ssh-keygen -q -t ed25519 -N '' -C deep-calm-local-deploy -f "$SSH_DIR/id_ed25519"
-  printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_ed25519_key.pub")" \
-    >"$SSH_DIR/known_hosts"
+  for type in $HOST_KEY_TYPES; do
+    printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_${type}_key.pub")"
+  done >"$SSH_DIR/known_hosts"
 
   install -d -o "$DEPLOY_USER" -g "$DEPLOY_USER" -m 0700 "$DEPLOY_HOME/.ssh"
   touch "$DEPLOY_HOME/.ssh/authorized_keys"
@@ -208,6 +215,8 @@ write_ssh_files() {
 # deep-calm local target: loopback only, keys only, the deploy user only.
 Port $SSH_PORT
 ListenAddress 127.0.0.1
+HostKey $SSH_DIR/ssh_host_rsa_key
+HostKey $SSH_DIR/ssh_host_ecdsa_key
 HostKey $SSH_DIR/ssh_host_ed25519_key
 PidFile $RUN_DIR/sshd.pid
 PasswordAuthentication no

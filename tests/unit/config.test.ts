@@ -145,6 +145,22 @@ describe("SSH credentials from files", () => {
     expect(loadStackConfig("local", local({ sshKnownHostsFile: "keys/known_hosts" }), readFile).ssh.hostKey).toBe(HOST_KEY);
   });
 
+  test("known_hosts with several keys for the host: ed25519 is pinned, then ecdsa; an RSA-only host is refused at preview", () => {
+    const ecdsa = "ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTY=";
+    const rsa = "ssh-rsa AAAAB3NzaC1yc2E=";
+    const hosts = (...keys: string[]) => keys.map((k) => `[127.0.0.1]:2222 ${k}`).join("\n");
+    expect(hostKeyFromKnownHosts(hosts(rsa, ecdsa, HOST_KEY), "127.0.0.1", 2222)).toBe(HOST_KEY);
+    expect(hostKeyFromKnownHosts(hosts(rsa, ecdsa), "127.0.0.1", 2222)).toBe(ecdsa);
+    expect(hostKeyFromKnownHosts(hosts(rsa), "127.0.0.1", 2222)).toBe(rsa);
+    const pinned = (content: string) =>
+      loadStackConfig("local", local({ sshKnownHostsFile: "kh" }), (path) => (path === "kh" ? content : "")).ssh.hostKey;
+    expect(pinned(hosts(rsa, ecdsa))).toBe(ecdsa);
+    expect(() => pinned(hosts(rsa))).toThrow(
+      `sshHostKey: "${rsa}" is not allowed; pin the server's ed25519 or ecdsa key instead (ssh-keyscan -t ed25519,ecdsa HOST)`,
+    );
+    expect(() => loadStackConfig("local", local({ sshHostKey: rsa }))).toThrow(/SHA-1 'ssh-rsa' signatures, which OpenSSH 8.8/);
+  });
+
   test("a known_hosts without the host is refused, naming the file and the host", () => {
     expect(() => loadStackConfig("local", local({ sshKnownHostsFile: "keys/known_hosts", sshPort: 2200 }), readFile)).toThrow(
       'sshKnownHostsFile: "keys/known_hosts" is not allowed; add the key of [127.0.0.1]:2200 to it',
