@@ -1,11 +1,12 @@
 /**
  * The deployment-log hooks under the real engine (scripts/install-engine.sh): a one-resource
- * program (tests/fixtures/hooks-program, run as the `main` of a project in a temp dir) whose local command stands in for dc-release. Each
- * `pulumi up` must leave exactly one row and one Telegram message, including a failed update
- * (the error hook) and an update while Postgres is unreachable (spooled, the deploy still succeeds).
+ * program (tests/fixtures/hooks-program) whose local command stands in for dc-release, run as a
+ * project of its own in a temp dir. Each `pulumi up` must leave exactly one row and one Telegram
+ * message, including a failed update (the error hook) and an update while Postgres is unreachable
+ * (spooled, the deploy still succeeds).
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeploymentLog } from "../../infra/deployment-log/log";
@@ -93,14 +94,24 @@ async function table(): Promise<Record<string, unknown>[]> {
   return sql(`SELECT deploy_id, tag, status, rollback_from, deployed_by, duration_ms FROM "${SCHEMA}".deployments ORDER BY id`);
 }
 
+/**
+ * Makes dir the fixture's project, laid out as the real language host expects one: Pulumi.yaml
+ * without `main` (the program directory is dir, the entry point "."), the fixture's package.json
+ * whose "main" the SDK's runner runs, and node_modules. The fixture's files are links, so node
+ * loads the program from the repo (its imports of infra/ resolve there); node_modules links to
+ * the repo's, where the host finds the SDK's runner and the plugins the program needs.
+ */
+function makeProject(dir: string): void {
+  for (const name of readdirSync(PROGRAM)) symlinkSync(join(PROGRAM, name), join(dir, name));
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  writeFileSync(join(dir, "Pulumi.yaml"), "name: deployment-hooks-probe\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
+}
+
 beforeAll(async () => {
   state = mkdtempSync(join(tmpdir(), "hooks-program-"));
   telegram = await startTelegramStandIn();
-  // The project lives in the temp dir (its stack file, state and spool too); main points at the fixture.
-  writeFileSync(
-    join(state, "Pulumi.yaml"),
-    `name: deployment-hooks-probe\nruntime:\n  name: nodejs\n  options:\n    typescript: true\nmain: ${PROGRAM}/\n`,
-  );
+  // The project lives in the temp dir, with its stack file, state and spool.
+  makeProject(state);
   const init = await pulumi(["stack", "init"]);
   expect(init.status === 0 ? "" : init.out).toBe("");
   await configure(
