@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { shellJoin, withFileDigest } from "./quote";
+import { LEGACY_TRIGGERS } from "./release";
 import { sha256 } from "./render";
 
 type Connection = pulumi.Input<command.types.input.remote.ConnectionArgs>;
@@ -64,9 +65,9 @@ export interface ComposeProjectArgs {
  * release procedure. Each file is re-uploaded exactly when its rendered content changes.
  *
  * Under the real command provider a change of `triggers` is a replace, and a replace runs the old
- * resource's `delete`. So `triggers` holds only what moves the env (its directory), and content
- * reaches the host as an in-place update: uploads by their `source`, secret files by `stdin`,
- * the accessories by the compose file's digest in their command line.
+ * resource's `delete`. So content reaches the host as an in-place update: uploads by their
+ * `source`, secret files by `stdin`, the accessories by the compose file's digest in their command
+ * line. Only the directory itself and the accessories are replaced, and only when the env moves.
  */
 export class ComposeProject extends pulumi.ComponentResource {
   public readonly dir: string;
@@ -101,7 +102,7 @@ export class ComposeProject extends pulumi.ComponentResource {
       new command.remote.CopyToRemote(
         `${name}-${role}`,
         { connection, remotePath, source: new pulumi.asset.StringAsset(content) },
-        afterDirs,
+        { ...afterDirs, ignoreChanges: [LEGACY_TRIGGERS] },
       );
     const secretFile = (role: string, remotePath: string, content: pulumi.Input<string>, mode: "0600" | "0644") =>
       new command.remote.Command(
@@ -147,11 +148,17 @@ export class ComposeProject extends pulumi.ComponentResource {
           create: up,
           update: up,
           delete: shellJoin(composeArgv(this.dir, "down")),
-          triggers: [this.dir],
           addPreviousOutputInEnv: false,
         },
-        // On a move, the old project (same compose project name) goes down before the new one starts.
-        { parent: this, dependsOn: [composeFile, envFile], deleteBeforeReplace: true },
+        {
+          parent: this,
+          dependsOn: [composeFile, envFile],
+          // Replaced only when `down` would name another directory (the env moved); the old
+          // project goes down first, as the new one has the same compose project name.
+          replaceOnChanges: ["delete"],
+          deleteBeforeReplace: true,
+          ignoreChanges: [LEGACY_TRIGGERS],
+        },
       );
       this.uploads.push(composeFile, accessories);
     }

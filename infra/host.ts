@@ -2,6 +2,7 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { validateFor } from "./errors";
 import { shellJoin } from "./quote";
+import { LEGACY_TRIGGERS } from "./release";
 import * as v from "./validate";
 import { PINNABLE_HOST_KEYS } from "./validate";
 
@@ -59,7 +60,7 @@ export class HostTarget extends pulumi.ComponentResource {
       `${name}-ready`,
       // No triggers: a new host or connection setting is an update, which runs `create` again.
       { connection: this.connection, create: shellJoin(readinessArgv()), addPreviousOutputInEnv: false },
-      { parent: this },
+      { parent: this, ignoreChanges: [LEGACY_TRIGGERS] },
     );
     this.dockerVersion = this.ready.stdout.apply((s) => s.trim());
     this.registerOutputs({ dockerVersion: this.dockerVersion });

@@ -175,6 +175,12 @@ export interface ReleaseArgs {
  * stack uploaded. Image, digest, procedure digest and every setting are in it, so a change of any
  * of them is an in-place update that runs it again.
  */
+/**
+ * Stacks deployed by earlier versions hold `triggers` in their state; dropping them from the inputs
+ * would be a replace, so they are ignored and the first up after an upgrade stays an update.
+ */
+export const LEGACY_TRIGGERS = "triggers";
+
 export function releaseCommand(target: ReleaseTarget, settings: ReleaseSettings, procedure: string): string {
   return shellJoin(withFileDigest(scriptPath(settings, target.env), sha256(procedure), deployArgv(target, settings)));
 }
@@ -185,9 +191,9 @@ export function releaseCommand(target: ReleaseTarget, settings: ReleaseSettings,
  *
  * Under the real command provider a change of `triggers` is a replace (the SDK adds
  * `replaceOnChanges: ["triggers[*]"]`), and a replace runs `delete` = `dc-release remove`, which
- * takes the env down. So a new tag, digest, procedure or setting reaches the host only through the
- * command line (an in-place update that runs `update`), and `triggers` holds only the env's
- * directory: the release is replaced, removed first, only when the env moves.
+ * takes the env down. So the release has no triggers: a new tag, digest, procedure or setting
+ * reaches the host through the command line, an in-place update that runs `update`. It is
+ * replaced, removed first, only when its `delete` changes: when the env moves to another directory.
  */
 export class Release extends pulumi.ComponentResource {
   public readonly command: command.remote.Command;
@@ -205,15 +211,15 @@ export class Release extends pulumi.ComponentResource {
         create: deploy,
         update: deploy,
         delete: shellJoin(removeArgv(args.env, args.settings)),
-        triggers: [`${args.settings.root}/${args.env}`],
         addPreviousOutputInEnv: false,
       },
       {
         parent: this,
         additionalSecretOutputs: ["stderr"],
-        // A replacement (the env moved) must remove the old env before it deploys the new one:
-        // both take the same ports.
+        replaceOnChanges: ["delete"],
+        // The moved env's old releases go before the new one starts: both take the same ports.
         deleteBeforeReplace: true,
+        ignoreChanges: [LEGACY_TRIGGERS],
         ...(args.hooks ? { hooks: args.hooks } : {}),
       },
     );

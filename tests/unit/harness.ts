@@ -18,10 +18,18 @@ export const RELEASE_SCRIPT = "#!/usr/bin/env bash\necho '{\"ok\":true}'\n";
 const SECRET_KEY = "4dabf18193072939515e22adb298388d";
 const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
+/** The resource options the engine plans with (the SDK's own included, e.g. @pulumi/command's replaceOnChanges). */
+export interface PlanOptions {
+  replaceOnChanges: string[];
+  ignoreChanges: string[];
+  deleteBeforeReplace: boolean;
+}
+
 export interface Recorded {
   type: string;
   name: string;
   inputs: Record<string, unknown>;
+  options: PlanOptions;
 }
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
@@ -121,11 +129,27 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
   const resources: Recorded[] = [];
   lastRegistered.length = 0;
   const calls: string[] = [];
+  // Transformations see each resource's final options in-process, which mocks are not sent.
+  const planOptions = new Map<string, PlanOptions>();
+  const recordOptions: pulumi.ResourceTransformation = ({ name, opts }) => {
+    const custom = opts as pulumi.CustomResourceOptions;
+    planOptions.set(name, {
+      replaceOnChanges: opts.replaceOnChanges ?? [],
+      ignoreChanges: opts.ignoreChanges ?? [],
+      deleteBeforeReplace: custom.deleteBeforeReplace ?? false,
+    });
+    return undefined;
+  };
   const releaseStdout = options.releaseStdout ?? `progress\n{"ok":true,"action":"deploy","env":"${stack}","tag":"x","changed":true}\n`;
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
-        const recorded = { type: args.type, name: args.name, inputs: args.inputs as Record<string, unknown> };
+        const recorded = {
+          type: args.type,
+          name: args.name,
+          inputs: args.inputs as Record<string, unknown>,
+          options: planOptions.get(args.name) ?? { replaceOnChanges: [], ignoreChanges: [], deleteBeforeReplace: false },
+        };
         resources.push(recorded);
         lastRegistered.push(recorded);
         const state: Record<string, unknown> = { ...args.inputs };
@@ -154,13 +178,17 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
   const config = { ...BASE_CONFIG[stack], ...options.config };
   let environment: DeepCalmEnvironment;
   try {
-    environment = new DeepCalmEnvironment(stack, {
+    environment = new DeepCalmEnvironment(
       stack,
-      read: mapReader(config),
-      sshPrivateKey: "sshPrivateKey" in options ? options.sshPrivateKey : SSH_KEY,
-      sshPrivateKeyIsSecret: options.sshPrivateKeyIsSecret ?? true,
-      releaseScript: options.releaseScript ?? RELEASE_SCRIPT,
-    });
+      {
+        stack,
+        read: mapReader(config),
+        sshPrivateKey: "sshPrivateKey" in options ? options.sshPrivateKey : SSH_KEY,
+        sshPrivateKeyIsSecret: options.sshPrivateKeyIsSecret ?? true,
+        releaseScript: options.releaseScript ?? RELEASE_SCRIPT,
+      },
+      { transformations: [recordOptions] },
+    );
   } finally {
     await waitForRPCs();
   }

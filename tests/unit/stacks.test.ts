@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DIGEST_V1, DIGEST_V2, HOST_KEY, isSecretValue, named, plainStrings, Recorded, Run, runStack, SSH_KEY, valueOf } from "./harness";
+import { DIGEST_V1, DIGEST_V2, HOST_KEY, isSecretValue, named, plainStrings, Run, runStack, SSH_KEY, valueOf } from "./harness";
 
 // Two mocked stacks per test, on a machine that may be busy.
 jest.setTimeout(30_000);
@@ -191,12 +191,13 @@ describe("secrets", () => {
 
 /**
  * What `pulumi up` does to each host resource when the config changes, under the real command
- * provider 1.2.1: pulumi-go-provider's default diff names every changed element of the inputs
- * (`triggers[0]`, `create`, `connection.port`), the engine turns a changed `triggers[i]` into a
- * replace (the SDK's `replaceOnChanges: ["triggers[*]"]`, checked below), and any other change is an
- * update that runs `update`, else `create`. A replace runs the old resource's `delete`.
+ * provider 1.2.1. pulumi-go-provider's default diff names every changed path of the inputs
+ * (`triggers[0]`, `create`; `connection` whole, as the SDK sends it secret); the engine drops the
+ * paths in `ignoreChanges` and replaces when a path matches `replaceOnChanges` (the SDK adds
+ * `triggers[*]` to every command resource), and the provider itself replaces when `triggers` is
+ * added or removed as a whole. Any other change is an update: it runs `update`, else `create`.
+ * A replace runs the old resource's `delete`, first when `deleteBeforeReplace` is set.
  */
-type Planned = "update" | "replace";
 const COMMAND_TYPES = ["command:remote:Command", "command:remote:CopyToRemote"];
 /** Inputs as the provider compares them: an asset by its content. */
 const comparable = async (value: unknown): Promise<unknown> => {
@@ -209,6 +210,31 @@ const comparable = async (value: unknown): Promise<unknown> => {
   }
   return value;
 };
+const isObject = (x: unknown): x is Record<string, unknown> => typeof x === "object" && x !== null && !isSecretValue(x);
+/** The changed paths between two input values, as the detailed diff names them. */
+const changedPaths = (a: unknown, b: unknown, path: string, out: string[] = []): string[] => {
+  if (JSON.stringify(a) === JSON.stringify(b)) {
+    return out;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.max(a.length, b.length); i++) changedPaths(a[i], b[i], `${path}[${i}]`, out);
+  } else if (isObject(a) && isObject(b) && !Array.isArray(a) && !Array.isArray(b)) {
+    for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) changedPaths(a[k], b[k], path === "" ? k : `${path}.${k}`, out);
+  } else {
+    out.push(path);
+  }
+  return out;
+};
+/** `triggers[*]` matches `triggers[0]`; a path also matches what lies under it. */
+const matches = (pattern: string, path: string): boolean => {
+  const re = new RegExp(
+    `^${pattern
+      .replace(/[.]/g, "\\.")
+      .replace(/\[\*\]/g, "\\[\\d+\\]")
+      .replace(/\[(\d+)\]/g, "\\[$1\\]")}(?=$|[.[])`,
+  );
+  return re.test(path);
+};
 const plan = async (a: Run, b: Run): Promise<string[]> => {
   const before = byName(a);
   const out: string[] = [];
@@ -218,14 +244,15 @@ const plan = async (a: Run, b: Run): Promise<string[]> => {
       out.push(`create ${r.name}`);
       continue;
     }
-    if (JSON.stringify(await comparable(old.inputs)) === JSON.stringify(await comparable(r.inputs))) {
+    const { replaceOnChanges, ignoreChanges, deleteBeforeReplace } = r.options;
+    const paths = changedPaths(await comparable(old.inputs), await comparable(r.inputs), "").filter(
+      (p) => !ignoreChanges.some((i) => matches(i, p)),
+    );
+    if (paths.length === 0) {
       continue;
     }
-    const elements = (x: Recorded) => ((x.inputs.triggers as unknown[] | undefined) ?? []).map((t) => JSON.stringify(t));
-    const [was, now] = [elements(old), elements(r)];
-    const replaced = was.length !== now.length || was.some((t, i) => t !== now[i]);
-    const kind: Planned = replaced ? "replace" : "update";
-    out.push(`${kind} ${r.name}`);
+    const replaced = paths.some((p) => p === "triggers" || replaceOnChanges.some((pattern) => matches(pattern, p)));
+    out.push(replaced ? `replace${deleteBeforeReplace ? " (delete first)" : ""} ${r.name}` : `update ${r.name}`);
   }
   return out.sort();
 };
@@ -316,9 +343,20 @@ describe("plans under the real command provider: updates in place, replaces only
     const a = await runStack("dev");
     const b = await runStack("dev", { config: { hostRoot: "/srv/deep-calm" } });
     const planned = await plan(a, b);
-    expect(planned).toContain("replace dev-release-deploy");
-    expect(planned).toContain("replace dev-project-accessories");
+    expect(planned).toContain("replace (delete first) dev-release-deploy");
+    expect(planned).toContain("replace (delete first) dev-project-accessories");
     expect(planned).toContain("replace dev-project-dirs");
+  });
+
+  test("a stack deployed by an earlier version (triggers in its state) updates in place on its next tag change", async () => {
+    const legacy = await runStack("dev");
+    // What carried triggers before: the release, the accessories, the uploads and the readiness check.
+    const hadTriggers = /-(release-deploy|project-accessories|project-release-script|project-nginx-site|project-compose-file|host-ready)$/;
+    for (const r of legacy.resources.filter((x) => hadTriggers.test(x.name))) {
+      r.inputs = { ...r.inputs, triggers: [DIGEST_V1, "procedure-sha", "settings-sha"] };
+    }
+    const b = await runStack("dev", { config: { imageTag: "sha-0456def" }, registryDigest: DIGEST_V2 });
+    expect(await plan(legacy, b)).toEqual(["update dev-release-deploy"]);
   });
 });
 
