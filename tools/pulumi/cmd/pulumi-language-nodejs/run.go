@@ -162,7 +162,7 @@ func secretKeysJSON(req *pulumirpc.RunRequest) (string, error) {
 // nodeCommand builds the node process of one Run. Its Dir stays empty: node runs where the
 // engine started the host, which is the program directory (upstream sets no Dir either).
 func (h *host) nodeCommand(
-	ctx context.Context, req *pulumirpc.RunRequest, node, runPath string,
+	ctx context.Context, req *pulumirpc.RunRequest, node, runPath, monitor string,
 ) (*exec.Cmd, error) {
 	opts, err := parseOptions(req.GetInfo().GetOptions().AsMap())
 	if err != nil {
@@ -187,7 +187,7 @@ func (h *host) nodeCommand(
 	if err != nil {
 		return nil, err
 	}
-	args = append(args, runnerArgs(req, runPath, req.GetMonitorAddress(), h.engine(), h.tracing)...)
+	args = append(args, runnerArgs(req, runPath, monitor, h.engine(), h.tracing)...)
 
 	cmd := exec.CommandContext(ctx, node, args...)
 	cmd.Env = env
@@ -212,6 +212,13 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	if req.GetAttachDebugger() {
 		return &pulumirpc.RunResponse{Error: "this language host does not support attaching a debugger"}, nil
 	}
+	// node talks to our proxy of the engine's monitor, as upstream.
+	monitor, proxyDone, stopProxy, err := startMonitorProxy(req.GetMonitorAddress())
+	if err != nil {
+		return nil, err
+	}
+	defer stopProxy()
+
 	node, err := exec.LookPath("node")
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: fmt.Sprintf("could not find node on the $PATH: %s", err)}, nil
@@ -231,11 +238,23 @@ func (h *host) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulumirpc.R
 	stopAfter := context.AfterFunc(ctx, cmdCancel)
 	defer stopAfter()
 
-	cmd, err := h.nodeCommand(cmdCtx, req, node, runPath)
+	cmd, err := h.nodeCommand(cmdCtx, req, node, runPath, monitor)
 	if err != nil {
 		return &pulumirpc.RunResponse{Error: err.Error()}, nil
 	}
-	return runProgram(cmd, os.Stdout, os.Stderr), nil
+	result := make(chan *pulumirpc.RunResponse, 1)
+	go func() { result <- runProgram(cmd, os.Stdout, os.Stderr) }()
+	for {
+		select {
+		case err := <-proxyDone:
+			if err != nil {
+				return &pulumirpc.RunResponse{Error: err.Error()}, nil
+			}
+			proxyDone = nil
+		case resp := <-result:
+			return resp, nil
+		}
+	}
 }
 
 // runProgram runs node and turns its exit into the engine's answer, with upstream's messages.

@@ -111,9 +111,14 @@ func TestRun_ArgvFromProgramInfo_AsRealHost(t *testing.T) {
 	}
 	// The runner resolved from the program directory, "--flag value" pairs in upstream's order,
 	// --pwd the program directory and the entry point as given ("." for a directory main).
+	got := readLines(t, filepath.Join(rec, "record.argv"))
+	// node gets the host's own proxy of the engine's monitor.
+	if len(got) < 3 || got[2] == "127.0.0.1:1111" || !strings.HasPrefix(got[2], "127.0.0.1:") {
+		t.Fatalf("monitor %q, want the host's proxy", got)
+	}
 	want := []string{
 		filepath.Join(prog, "node_modules/@pulumi/pulumi/cmd/run/index.js"),
-		"--monitor", "127.0.0.1:1111",
+		"--monitor", got[2],
 		"--engine", "127.0.0.1:2222",
 		"--organization", "organization",
 		"--project", "proj",
@@ -123,7 +128,7 @@ func TestRun_ArgvFromProgramInfo_AsRealHost(t *testing.T) {
 		"--parallel", "16",
 		".",
 	}
-	if got := readLines(t, filepath.Join(rec, "record.argv")); !slices.Equal(got, want) {
+	if !slices.Equal(got, want) {
 		t.Fatalf("argv\n got %q\nwant %q", got, want)
 	}
 }
@@ -146,7 +151,7 @@ func TestRun_EntryPointFileAndDryRunAndNodeargs_AsRealHost(t *testing.T) {
 	want := []string{
 		"--max-old-space-size=64", "--title=a b",
 		filepath.Join(prog, "node_modules/@pulumi/pulumi/cmd/run/index.js"),
-		"--monitor", "127.0.0.1:1111", "--engine", "e:1", "--project", "proj",
+		"--monitor", got[4], "--engine", "e:1", "--project", "proj",
 		"--root-directory", prog, "--stack", "dev", "--pwd", prog,
 		"--dry-run", "--parallel", "0", "main.ts", "extra",
 	}
@@ -173,7 +178,7 @@ func TestRun_CwdIsTheHostsProgramDirectory_AsRealHost(t *testing.T) {
 	if got := readLines(t, filepath.Join(rec, "record.cwd")); got[0] != prog {
 		t.Fatalf("node ran in %s, want the host's directory %s", got[0], prog)
 	}
-	cmd, err := newHost("e:1", "").nodeCommand(context.Background(), req, "node", "run")
+	cmd, err := newHost("e:1", "").nodeCommand(context.Background(), req, "node", "run", "127.0.0.1:1")
 	if err != nil {
 		t.Fatal(err)
 	}
