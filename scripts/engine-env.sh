@@ -20,9 +20,11 @@ unset _engine_env_root
 
 # No update check against the Pulumi service.
 export PULUMI_SKIP_UPDATE_CHECK=true
-# Never download plugins. The program's package.json lists bridged providers
-# (github, random, docker, pulumiservice); the language host reports them as
-# required, and without this the CLI tries to download their plugins before
-# every run (it fails, non-fatally, when there is no network). Their plugins are
-# only needed when a resource of theirs is created.
+# Never download plugins. The language host reports the plugins of every package
+# in a node_modules below the program directory: none for this project (its
+# program directory, stacks/, holds no node_modules), but the bridged providers
+# (github, random, docker, pulumiservice) for a project with its node_modules in
+# it, like the deployment-hooks e2e fixture. Without this the CLI tries to
+# download their plugins before every run (it fails, non-fatally, when there is
+# no network). Their plugins are only needed when a resource of theirs is created.
 export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
