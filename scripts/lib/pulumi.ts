@@ -1,5 +1,5 @@
 /** Runs the pulumi CLI for operator commands, with the local stack's backend where it applies. */
-import { spawnSync, SpawnSyncReturns } from "node:child_process";
+import { spawn, spawnSync, SpawnSyncReturns } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 
@@ -81,13 +81,20 @@ function localTargetDatabaseUrl(): string | undefined {
   return existsSync(file) ? /^DATABASE_URL=(.+)$/m.exec(readFileSync(file, "utf8"))?.[1]?.trim() : undefined;
 }
 
-/** Runs `pulumi <args> -s <stack>`; `inherit` streams its output to the terminal. */
-export function pulumi(stack: string, args: string[], options: { inherit?: boolean; config?: boolean } = {}): PulumiRun {
+/** The argv and environment of `pulumi <args> -s <stack>`. */
+function invocation(stack: string, args: string[], config: boolean): { argv: string[]; env: NodeJS.ProcessEnv } {
   const { env, configFlags } = stackContext(stack);
   if (stack === "local") {
     ensureLocalStack(env);
   }
-  const argv = [...args, "-s", stack, ...(options.config ? configFlags : [])];
+  return { argv: [...args, "-s", stack, ...(config ? configFlags : [])], env };
+}
+
+const NOT_INSTALLED = "install it, or run scripts/install-engine.sh";
+
+/** Runs `pulumi <args> -s <stack>`; `inherit` streams its output to the terminal. */
+export function pulumi(stack: string, args: string[], options: { inherit?: boolean; config?: boolean } = {}): PulumiRun {
+  const { argv, env } = invocation(stack, args, options.config ?? false);
   const result: SpawnSyncReturns<string> = spawnSync("pulumi", argv, {
     cwd: PROJECT_DIR,
     env,
@@ -96,7 +103,21 @@ export function pulumi(stack: string, args: string[], options: { inherit?: boole
     maxBuffer: 64 * 1024 * 1024,
   });
   if (result.error) {
-    throw new Error(`cannot run pulumi: ${result.error.message} (install it, or run scripts/install-engine.sh)`);
+    throw new Error(`cannot run pulumi: ${result.error.message} (${NOT_INSTALLED})`);
   }
   return { status: result.status ?? 1, stdout: result.stdout ?? "", stderr: result.stderr ?? "" };
+}
+
+/** `pulumi` without blocking, so the caller can send load through the front while it runs. */
+export function pulumiAsync(stack: string, args: string[], options: { config?: boolean } = {}): Promise<PulumiRun> {
+  const { argv, env } = invocation(stack, args, options.config ?? false);
+  return new Promise((resolve, reject) => {
+    const child = spawn("pulumi", argv, { cwd: PROJECT_DIR, env, stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    child.on("error", (e) => reject(new Error(`cannot run pulumi: ${e.message} (${NOT_INSTALLED})`)));
+    child.on("close", (code) => resolve({ status: code ?? 1, stdout, stderr }));
+  });
 }

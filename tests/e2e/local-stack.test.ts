@@ -3,13 +3,15 @@
  * (scripts/local-target.sh up, scripts/demo-images.sh and scripts/install-engine.sh must have run;
  * npm test does all three).
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { get } from "node:http";
 import { Client } from "pg";
 import { join } from "node:path";
+import { loadDuring, type LoadReport } from "../../scripts/lib/load";
 import { localSshArgs } from "../../scripts/lib/local-target";
-import { PROJECT_DIR, pulumi } from "../../scripts/lib/pulumi";
+import { PROJECT_DIR, pulumi, pulumiAsync } from "../../scripts/lib/pulumi";
+import { pullEvents } from "../integration/helpers";
 
 jest.setTimeout(300_000);
 
@@ -45,9 +47,54 @@ function setTag(tag: string): void {
   expect(set.stderr).toBe("");
 }
 
+/** Every `pulumi up` this suite made, in order: what `stack history` must show. */
+const updates: ("succeeded" | "failed")[] = [];
+
 function up(): { status: number; out: string } {
   const run = pulumi("local", ["up", "--yes", "--skip-preview", "--color", "never"], { config: true });
+  updates.push(run.status === 0 ? "succeeded" : "failed");
   return { status: run.status, out: run.stdout + run.stderr };
+}
+
+/** Requests a second through nginx while a deploy runs: more than the guard's 100. */
+const RPS = 120;
+
+interface UnderLoad {
+  status: number;
+  out: string;
+  load: LoadReport;
+  /** Unix seconds around the run, for docker's event log. */
+  since: number;
+  until: number;
+}
+
+/** Runs `work` while GETs go through nginx at RPS; the traffic starts before and ends after it. */
+async function underLoad(work: () => Promise<{ status: number; out: string }>): Promise<UnderLoad> {
+  const since = Math.floor(Date.now() / 1000);
+  let finish: (r: { status: number; out: string }) => void = () => undefined;
+  const done = new Promise<{ status: number; out: string }>((resolve) => (finish = resolve));
+  const traffic = loadDuring(`${FRONT}/version`, RPS, done, 240_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const result = await work();
+  await new Promise((r) => setTimeout(r, 500));
+  finish(result);
+  const load = await traffic;
+  return { ...result, load, since, until: Math.ceil(Date.now() / 1000) + 1 };
+}
+
+function upUnderLoad(): Promise<UnderLoad> {
+  return underLoad(async () => {
+    const run = await pulumiAsync("local", ["up", "--yes", "--skip-preview", "--color", "never"], { config: true });
+    updates.push(run.status === 0 ? "succeeded" : "failed");
+    return { status: run.status, out: run.stdout + run.stderr };
+  });
+}
+
+/** No request failed, and the load was the guard's: at least 100 a second. */
+function expectNoneFailed(run: UnderLoad): void {
+  expect(run.load.failures.slice(0, 5)).toEqual([]);
+  expect(run.load.failed).toBe(0);
+  expect(run.load.sent).toBeGreaterThanOrEqual(100);
 }
 
 function releaseOutput(): Record<string, unknown> {
@@ -111,12 +158,15 @@ test("v1 up: the release serves through nginx", async () => {
   expect(await serving()).toBe("200 v1");
 });
 
-test("imageTag v2: preview shows only the release (and its observation) changing, up deploys it", async () => {
+test("imageTag v2: preview shows an update of the release (never a replace), up deploys it under load with none failed", async () => {
   setTag("v2");
   expect(previewChanges().sort()).toEqual(["update local-observed", "update local-release-deploy"]);
-  const run = up();
+  const run = await upUnderLoad();
   expect(run.status).toBe(0);
+  expectNoneFailed(run);
+  expect(run.out).not.toMatch(/replace/);
   expect(releaseOutput()).toMatchObject({ ok: true, tag: "v2", previous: { tag: "v1" } });
+  expect(run.load.versions["v2"]).toBeGreaterThan(0);
   expect(await serving()).toBe("200 v2");
 });
 
@@ -129,27 +179,55 @@ test("a no-op up changes nothing and runs nothing on the host", () => {
   expect(deployLogLines()).toBe(before);
 });
 
-test("a bad release fails pulumi up with the reason; the old release keeps serving; a later good up succeeds", async () => {
-  setTag("bad-unhealthy");
-  const bad = up();
+test.each([
+  ["bad-unhealthy", /health/i],
+  ["bad-crash", /exited|crash|health/i],
+])("a bad release (%s) fails pulumi up with the reason under load, none failed; the old release keeps serving", async (tag, reason) => {
+  setTag(tag);
+  const bad = await upUnderLoad();
   expect(bad.status).not.toBe(0);
-  expect(bad.out).toMatch(/health/i);
+  expect(bad.out).toMatch(reason);
+  expectNoneFailed(bad);
+  expect(Object.keys(bad.load.versions)).toEqual(["v2"]);
   expect(await serving()).toBe("200 v2");
+});
+
+test("v3 after the bad releases deploys under load; every attempt is recorded by plain pulumi up", async () => {
   setTag("v3");
-  const good = up();
+  const good = await upUnderLoad();
   expect(good.status).toBe(0);
+  expectNoneFailed(good);
+  expect(releaseOutput()).toMatchObject({ ok: true, tag: "v3", previous: { tag: "v2" } });
   expect(await serving()).toBe("200 v3");
-  // Plain `pulumi up` recorded every attempt, the failure with its reason.
   const rows = await logRows();
-  expect(rows.map((r) => `${r.tag} ${r.status}`)).toEqual(["v1 success", "v2 success", "bad-unhealthy failed", "v3 success"]);
+  expect(rows.map((r) => `${r.tag} ${r.status}`)).toEqual([
+    "v1 success",
+    "v2 success",
+    "bad-unhealthy failed",
+    "bad-crash failed",
+    "v3 success",
+  ]);
   expect(rows[2]?.logs ?? "").toMatch(/health/i);
 });
 
-test("the rollback command returns to the previous good release through pulumi up", async () => {
-  const run = spawnSync("npx", ["tsx", "scripts/rollback.ts", "local"], { cwd: PROJECT_DIR, encoding: "utf8" });
-  expect(run.stdout).toContain("previous good release: from the deployment log");
-  expect(run.stdout).toContain("rolling local back: v3 -> v2");
+test("the rollback command returns to the previous good release through pulumi up, under load: none failed, nothing pulled", async () => {
+  const run = await underLoad(
+    () =>
+      new Promise((resolve) => {
+        const child = spawn("npx", ["tsx", "scripts/rollback.ts", "local"], { cwd: PROJECT_DIR, stdio: ["ignore", "pipe", "pipe"] });
+        let out = "";
+        child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+        child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+        child.on("close", (code) => resolve({ status: code ?? 1, out }));
+      }),
+  );
+  updates.push(run.status === 0 ? "succeeded" : "failed");
+  expect(run.out).toContain("previous good release: from the deployment log");
+  expect(run.out).toContain("rolling local back: v3 -> v2");
   expect(run.status).toBe(0);
+  expectNoneFailed(run);
+  expect(releaseOutput()).toMatchObject({ ok: true, tag: "v2", previous: { tag: "v3" }, pulled: false });
+  expect(await pullEvents(run.since, run.until, "v2")).toEqual([]);
   expect(await serving()).toBe("200 v2");
   expect(pulumi("local", ["config", "get", "imageTag"], { config: true }).stdout.trim()).toBe("v2");
   expect((await logRows()).map((r) => `${r.tag} ${r.status}`).pop()).toBe("v2 rolled_back");
@@ -175,21 +253,15 @@ test("refresh after a hand change on the host reports drift", async () => {
   expect(previewChanges()).toEqual([]);
 });
 
-test("stack history lists each update", () => {
+test("stack history lists each update this suite made, with its result", () => {
   const history = JSON.parse(pulumi("local", ["stack", "history", "--output", "json", "--page-size", "50"]).stdout) as {
     kind: string;
     result: string;
   }[];
-  const updates = history.filter((h) => h.kind === "update");
-  expect(updates.map((h) => h.result).slice(0, 7)).toEqual([
-    "succeeded",
-    "succeeded",
-    "succeeded",
-    "failed",
-    "succeeded",
-    "succeeded",
-    "succeeded",
-  ]);
+  // Newest first; the suite's first update follows the clean-slate destroy.
+  const ours = history.filter((h) => h.kind === "update").slice(0, updates.length);
+  expect(ours.map((h) => h.result)).toEqual([...updates].reverse());
+  expect(updates.filter((u) => u === "failed")).toHaveLength(2);
   expect(history.filter((h) => h.kind === "refresh").length).toBeGreaterThanOrEqual(1);
 });
 

@@ -1,12 +1,12 @@
 /** Shared helpers for the integration suites: SSH to the local target, dc-release runs, HTTP load. */
 import { execFile, spawn, ChildProcess } from "child_process";
 import { readFileSync } from "fs";
-import * as http from "http";
 import * as path from "path";
 import { writeFileArgv } from "../../infra/compose";
 import { shellJoin } from "../../infra/quote";
 import { renderHtpasswd, renderNetrc, renderNginxSite } from "../../infra/render";
 import { localSshArgs } from "../../scripts/lib/local-target";
+import { httpGet, loadDuring, type HttpAnswer, type LoadReport } from "../../scripts/lib/load";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
 export const HOST_ROOT = "/opt/deep-calm";
@@ -271,62 +271,11 @@ export function mergeOptions(defaults: string[], extra: string[]): string[] {
   return out;
 }
 
-export interface HttpAnswer {
-  status: number;
-  body: string;
-  upstream: string;
-}
-
-export function httpGet(url: string, headers: Record<string, string> = {}, timeoutMs = 2000): Promise<HttpAnswer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: false, headers, timeout: timeoutMs }, (res) => {
-      let body = "";
-      res.on("data", (d: Buffer) => (body += d.toString()));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, upstream: String(res.headers["x-deep-calm-upstream"] ?? "") }));
-      res.on("error", reject);
-    });
-    req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
-    req.on("error", reject);
-  });
-}
-
-export interface LoadReport {
-  sent: number;
-  failed: number;
-  failures: string[];
-  versions: Record<string, number>;
-}
+export { httpGet, type HttpAnswer, type LoadReport } from "../../scripts/lib/load";
 
 /** Bounded load: `rps` requests per second for `durationMs`, fresh connection each, every failure counted. */
-export async function load(url: string, rps: number, durationMs: number, headers: Record<string, string> = {}): Promise<LoadReport> {
-  const total = Math.round((rps * durationMs) / 1000);
-  const report: LoadReport = { sent: 0, failed: 0, failures: [], versions: {} };
-  const start = Date.now();
-  const pending: Promise<void>[] = [];
-  for (let i = 0; i < total; i++) {
-    const due = start + (i * 1000) / rps;
-    const wait = due - Date.now();
-    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-    report.sent++;
-    pending.push(
-      httpGet(url, headers, 5000).then(
-        (a) => {
-          if (a.status !== 200) {
-            report.failed++;
-            report.failures.push(`HTTP ${a.status} from ${a.upstream}`);
-          } else {
-            report.versions[a.body] = (report.versions[a.body] ?? 0) + 1;
-          }
-        },
-        (e: Error) => {
-          report.failed++;
-          report.failures.push(e.message);
-        },
-      ),
-    );
-  }
-  await Promise.all(pending);
-  return report;
+export function load(url: string, rps: number, durationMs: number, headers: Record<string, string> = {}): Promise<LoadReport> {
+  return loadDuring(url, rps, durationMs, durationMs, headers);
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

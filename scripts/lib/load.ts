@@ -1,0 +1,94 @@
+/**
+ * Bounded HTTP load through the front, for tests and benchmarks: a fixed rate of GETs, each on a
+ * fresh connection (as a browser's first request would be), every failure counted. Loopback only.
+ */
+import http from "node:http";
+
+export interface HttpAnswer {
+  status: number;
+  body: string;
+  upstream: string;
+}
+
+export function httpGet(url: string, headers: Record<string, string> = {}, timeoutMs = 2000): Promise<HttpAnswer> {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: false, headers, timeout: timeoutMs }, (res) => {
+      let body = "";
+      res.on("data", (d: Buffer) => (body += d.toString()));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body, upstream: String(res.headers["x-deep-calm-upstream"] ?? "") }));
+      res.on("error", reject);
+    });
+    req.on("timeout", () => req.destroy(new Error(`timeout after ${timeoutMs} ms`)));
+    req.on("error", reject);
+  });
+}
+
+export interface LoadReport {
+  sent: number;
+  failed: number;
+  failures: string[];
+  /** Answers by body (the demo app answers /version with its tag). */
+  versions: Record<string, number>;
+  /** Longest time between two consecutive good answers, in ms. */
+  longestGapMs: number;
+}
+
+/** Never more than this many requests in one run, whatever the rate and the time. */
+const MAX_REQUESTS = 200_000;
+/** A request that has not answered by then counts as failed. */
+const REQUEST_TIMEOUT_MS = 5000;
+
+/**
+ * Sends `rps` requests a second until `until` settles (or `maxMs` passes), then waits for the
+ * answers. Give `until` as a duration in ms for a fixed window.
+ */
+export async function loadDuring(
+  url: string,
+  rps: number,
+  until: Promise<unknown> | number,
+  maxMs = 600_000,
+  headers: Record<string, string> = {},
+): Promise<LoadReport> {
+  const report: LoadReport = { sent: 0, failed: 0, failures: [], versions: {}, longestGapMs: 0 };
+  const start = Date.now();
+  const stopAt = start + (typeof until === "number" ? Math.min(until, maxMs) : maxMs);
+  let settled = false;
+  if (typeof until !== "number") {
+    until.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+  }
+  let lastGood = start;
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < MAX_REQUESTS && !settled; i++) {
+    const due = start + (i * 1000) / rps;
+    if (due >= stopAt) {
+      break;
+    }
+    const wait = due - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    report.sent++;
+    pending.push(
+      httpGet(url, headers, REQUEST_TIMEOUT_MS).then(
+        (a) => {
+          if (a.status !== 200) {
+            report.failed++;
+            report.failures.push(`HTTP ${a.status} from ${a.upstream}`);
+            return;
+          }
+          const now = Date.now();
+          report.longestGapMs = Math.max(report.longestGapMs, now - lastGood);
+          lastGood = now;
+          report.versions[a.body] = (report.versions[a.body] ?? 0) + 1;
+        },
+        (e: Error) => {
+          report.failed++;
+          report.failures.push(e.message);
+        },
+      ),
+    );
+  }
+  await Promise.all(pending);
+  return report;
+}
