@@ -4,7 +4,7 @@ const globals = require("globals");
 const tseslint = require("typescript-eslint");
 
 module.exports = tseslint.config(
-  { ignores: ["node_modules/", "bin/", "coverage/", ".local-target/", ".pulumi-state/", ".engine/", "tools/"] },
+  { ignores: ["node_modules/", "bin/", "coverage/", ".local-target/", ".pulumi-state/", ".engine/", ".node/", "tools/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
