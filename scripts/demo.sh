@@ -8,6 +8,11 @@ cd "$(dirname "$0")/.."
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
+step "node"
+# Node 24 for tsx and the Pulumi language host, even when an older npm started this script.
+bash scripts/install-node.sh
+# shellcheck source=scripts/node-env.sh
+source scripts/node-env.sh
 step "local target"
 bash scripts/local-target.sh up
 step "demo images"

@@ -5,6 +5,10 @@
 # Run as root on Debian; it starts the local target itself (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Node 24 for every step and all it starts (jest, tsx, the language host), whichever npm ran this.
+bash scripts/install-node.sh
+# shellcheck source=scripts/node-env.sh
+source scripts/node-env.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 results=test-output/jest

@@ -16,16 +16,24 @@ export const LOCAL_STACK = {
 };
 
 /**
+ * PATH with the project's own tools first, where installed: the engine (.engine/bin) and Node 24
+ * (.node/bin, scripts/install-node.sh), which the language host runs the program with.
+ */
+export function projectPath(path: string = process.env.PATH ?? ""): string {
+  const dirs = [join(PROJECT_DIR, ".engine", "bin"), join(PROJECT_DIR, ".node", "bin")].filter((dir) => existsSync(dir));
+  return [...dirs, path].filter((part) => part !== "").join(":");
+}
+
+/**
  * The environment and extra flags for one stack. The local stack lives in a file:// backend
  * inside the project with a local-only passphrase, and deploys from a working copy of
  * Pulumi.local.yaml. Shell scripts get the same through scripts/pulumi-local.sh, which asks
  * scripts/local-stack.ts.
  */
 export function stackContext(stack: string): { env: NodeJS.ProcessEnv; configFlags: string[] } {
-  const engineBin = join(PROJECT_DIR, ".engine", "bin");
   const env: NodeJS.ProcessEnv = {
     ...process.env,
-    PATH: existsSync(engineBin) ? `${engineBin}:${process.env.PATH ?? ""}` : process.env.PATH,
+    PATH: projectPath(),
     PULUMI_SKIP_UPDATE_CHECK: "true",
     PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: process.env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?? "true",
   };

@@ -10,6 +10,7 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileS
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeploymentLog } from "../../infra/deployment-log/log";
+import { projectPath } from "../../scripts/lib/pulumi";
 import {
   REPO_ROOT,
   TelegramStandIn,
@@ -41,7 +42,7 @@ function pulumi(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> 
       cwd: state,
       env: {
         ...process.env,
-        PATH: `${join(REPO_ROOT, ".engine/bin")}:${process.env.PATH ?? ""}`,
+        PATH: projectPath(),
         PULUMI_SKIP_UPDATE_CHECK: "true",
         PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
         PULUMI_BACKEND_URL: `file://${state}`,
