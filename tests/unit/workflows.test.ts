@@ -282,6 +282,36 @@ describe("environments and concurrency", () => {
   });
 });
 
+describe("node", () => {
+  test.each(workflows.map((w) => [w.file, w]))(
+    "%s: every setup-node takes Node from .nvmrc, after the checkout that brings it",
+    (_file, w) => {
+      for (const [name, job] of jobs(w)) {
+        const steps = job.steps ?? [];
+        steps.forEach((step, i) => {
+          if (step.uses?.startsWith("actions/setup-node@")) {
+            expect([name, step.with?.["node-version-file"], step.with?.["node-version"]]).toEqual([name, ".nvmrc", undefined]);
+            expect([name, steps.slice(0, i).some((s) => s.uses?.startsWith("actions/checkout@"))]).toEqual([name, true]);
+          }
+        });
+      }
+    },
+  );
+
+  test("every job that runs npm sets up Node first", () => {
+    for (const w of workflows) {
+      for (const [name, job] of jobs(w)) {
+        const steps = job.steps ?? [];
+        const npm = steps.findIndex((s) => /\bnpm\b|\bnpx\b/.test(s.run ?? ""));
+        if (npm >= 0) {
+          const setup = steps.findIndex((s) => s.uses?.startsWith("actions/setup-node@"));
+          expect([w.file, name, setup >= 0 && setup < npm]).toEqual([w.file, name, true]);
+        }
+      }
+    }
+  });
+});
+
 describe("actions and secrets", () => {
   test.each(everyFile.map((w) => [w.file, w]))("%s: every action is pinned to a commit with its version beside it", (_file, w) => {
     const lines = w.text.split("\n").filter((l) => /^\s*(-\s+)?uses:/.test(l));
