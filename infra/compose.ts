@@ -19,19 +19,37 @@ export function makeDirsArgv(dir: string): string[] {
   return ["mkdir", "-p", "--", dir, `${dir}/nginx`, `${dir}/logs`, `${dir}/state`];
 }
 
-/** Runs compose v2 (`docker compose`) where the host has it, else v1 (`docker-compose`). */
-export function composeArgv(dir: string, ...args: string[]): string[] {
+/** The env's compose project: it names the accessories' containers and volumes. */
+export function composeProjectName(env: string): string {
+  return `deep-calm-${env}`;
+}
+
+/**
+ * Runs compose v2 (`docker compose`) where the host has it, else v1 (`docker-compose`). The
+ * project name goes on the command line: v1 refuses a top-level `name:` in the file.
+ */
+export function composeArgv(dir: string, project: string, ...args: string[]): string[] {
   return [
     "sh",
     "-c",
     'if docker compose version >/dev/null 2>&1; then exec docker compose "$@"; else exec docker-compose "$@"; fi',
     "compose",
+    "--project-name",
+    project,
     "--project-directory",
     dir,
     "-f",
     `${dir}/docker-compose.yml`,
     ...args,
   ];
+}
+
+/**
+ * Starts or updates the accessories from the uploaded compose file, if it is the one rendered:
+ * `up -d` recreates only the services whose definition changed; named volumes stay.
+ */
+export function accessoriesUpArgv(dir: string, project: string, composeFile: string): string[] {
+  return withFileDigest(`${dir}/docker-compose.yml`, sha256(composeFile), composeArgv(dir, project, "up", "-d", "--remove-orphans"));
 }
 
 /** Tests and reloads nginx when the env's site is enabled (dc-release enables it on first release). */
@@ -136,18 +154,17 @@ export class ComposeProject extends pulumi.ComponentResource {
       this.uploads.push(secretFile("smoke-auth", this.authFile, args.smokeNetrc, "0600"));
     }
     if (args.composeFile !== undefined) {
-      const composePath = `${this.dir}/docker-compose.yml`;
-      const composeFile = copy("compose-file", composePath, args.composeFile);
-      const up = shellJoin(withFileDigest(composePath, sha256(args.composeFile), composeArgv(this.dir, "up", "-d", "--remove-orphans")));
-      // A new compose file is an update: `up -d` recreates only the services whose definition
-      // changed, and their named volumes stay. `down` (no -v) runs on destroy or a move only.
+      const composeFile = copy("compose-file", `${this.dir}/docker-compose.yml`, args.composeFile);
+      const project = composeProjectName(args.env);
+      const up = shellJoin(accessoriesUpArgv(this.dir, project, args.composeFile));
+      // A new compose file is an update, never `down` (no -v even then): that runs on destroy or a move only.
       const accessories = new command.remote.Command(
         `${name}-accessories`,
         {
           connection,
           create: up,
           update: up,
-          delete: shellJoin(composeArgv(this.dir, "down")),
+          delete: shellJoin(composeArgv(this.dir, project, "down")),
           addPreviousOutputInEnv: false,
         },
         {

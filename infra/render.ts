@@ -22,7 +22,7 @@ export function renderComposeFile(env: string, accessories: Accessories): string
   const lines = [
     "# Rendered by deep-calm-deploy; edits are overwritten on the next `pulumi up`.",
     "# Accessories only: the app (dc-api) is released blue/green by dc-release, not by compose.",
-    `name: deep-calm-${env}`,
+    `# Compose project deep-calm-${env}, named on the command line (compose v1 refuses a name: key).`,
     "services:",
   ];
   const { postgres, redis } = accessories;

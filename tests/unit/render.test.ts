@@ -10,7 +10,8 @@ describe("compose file", () => {
     const doc = parse(
       renderComposeFile("dev", { postgres: { port: 5433, database: "deepcalm", user: "deepcalm" }, redis: { port: 6380 } }),
     );
-    expect(doc.name).toBe("deep-calm-dev");
+    // No top-level name: Debian's docker-compose (v1) refuses the file with it.
+    expect(doc.name).toBeUndefined();
     expect(Object.keys(doc.services)).toEqual(["postgres", "redis"]);
     expect(doc.services.postgres.image).toBe("postgres:16");
     expect(doc.services.postgres.ports).toEqual(["127.0.0.1:5433:5432"]);
@@ -122,8 +123,8 @@ describe("host file commands", () => {
   });
 
   test("compose picks v2 or v1 on the host", () => {
-    expect(shellJoin(composeArgv("/opt/deep-calm/dev", "up", "-d"))).toBe(
-      `sh -c 'if docker compose version >/dev/null 2>&1; then exec docker compose "$@"; else exec docker-compose "$@"; fi' compose --project-directory /opt/deep-calm/dev -f /opt/deep-calm/dev/docker-compose.yml up -d`,
+    expect(shellJoin(composeArgv("/opt/deep-calm/dev", "deep-calm-dev", "up", "-d"))).toBe(
+      `sh -c 'if docker compose version >/dev/null 2>&1; then exec docker compose "$@"; else exec docker-compose "$@"; fi' compose --project-name deep-calm-dev --project-directory /opt/deep-calm/dev -f /opt/deep-calm/dev/docker-compose.yml up -d`,
     );
   });
 
