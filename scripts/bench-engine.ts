@@ -1,8 +1,10 @@
 /**
  * `npm run bench:engine`: the real engine on the local stack, measured in one run and printed as
  * JSON. Targets: a no-op `pulumi up` <= 5 s; `pulumi up` v1 -> v2 <= the release procedure alone
- * (dc-release over SSH, same switch) + 4 s. Also the engine install time with warm caches and,
- * with --cold (`npm run bench:engine -- --cold`), from empty caches.
+ * (dc-release over SSH, same switch) + 4 s; `pulumi up` of a tag change, a rollback and two bad
+ * releases under load through nginx: 0 failed requests (with the longest gap between answers and
+ * the time). Also the engine install time with warm caches and, with --cold
+ * (`npm run bench:engine -- --cold`), from empty caches.
  * Needs the local target, the demo images and the engine (npm run demo sets them all up).
  */
 import { spawnSync } from "node:child_process";
@@ -10,8 +12,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { shellJoin } from "../infra/quote";
+import { loadDuring } from "./lib/load";
 import { localSshArgs } from "./lib/local-target";
-import { PROJECT_DIR, pulumi } from "./lib/pulumi";
+import { PROJECT_DIR, pulumi, pulumiAsync } from "./lib/pulumi";
 
 const ROUNDS = 3;
 
@@ -19,12 +22,13 @@ function seconds(start: bigint): number {
   return Number(process.hrtime.bigint() - start) / 1e9;
 }
 
-function timed(label: string, run: () => { status: number; stderr?: string }): number {
+function timed(label: string, run: () => { status: number; stdout?: string; stderr?: string }): number {
   const start = process.hrtime.bigint();
   const result = run();
   const elapsed = seconds(start);
   if (result.status !== 0) {
-    throw new Error(`${label} failed (${result.status}): ${result.stderr ?? ""}`);
+    // pulumi prints its diagnostics on stdout.
+    throw new Error(`${label} failed (${result.status}): ${result.stderr ?? ""}${(result.stdout ?? "").slice(-2000)}`);
   }
   return elapsed;
 }
@@ -82,6 +86,52 @@ function releaseAlone(tag: string): number {
   });
 }
 
+/** Requests a second through nginx during the deploys under load. */
+const LOAD_RPS = 120;
+
+interface UnderLoad {
+  ok: boolean;
+  seconds: number;
+  sent: number;
+  failed: number;
+  longestGapMs: number;
+  failures: string[];
+  /** From the stack's release output after the up (a failed up leaves the previous one). */
+  previousTag: string | null;
+  pulled: boolean | null;
+}
+
+/** `pulumi up` of `tag` while GETs go through nginx; the load starts before and ends after it. */
+async function upUnderLoad(tag: string): Promise<UnderLoad> {
+  const set = pulumi("local", ["config", "set", "imageTag", tag], { config: true });
+  if (set.status !== 0) {
+    throw new Error(set.stderr);
+  }
+  let finish: () => void = () => undefined;
+  const traffic = loadDuring("http://127.0.0.1:8080/version", LOAD_RPS, new Promise<void>((r) => (finish = r)), 240_000);
+  await new Promise((r) => setTimeout(r, 500));
+  const start = process.hrtime.bigint();
+  const run = await pulumiAsync("local", ["up", "--yes", "--skip-preview"], { config: true });
+  const elapsed = seconds(start);
+  await new Promise((r) => setTimeout(r, 500));
+  finish();
+  const load = await traffic;
+  const release = JSON.parse(pulumi("local", ["stack", "output", "release", "--json"]).stdout) as {
+    previous?: { tag?: string } | null;
+    pulled?: boolean;
+  };
+  return {
+    ok: run.status === 0,
+    seconds: round(elapsed),
+    sent: load.sent,
+    failed: load.failed,
+    longestGapMs: load.longestGapMs,
+    failures: load.failures.slice(0, 5),
+    previousTag: release.previous?.tag ?? null,
+    pulled: release.pulled ?? null,
+  };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
@@ -115,7 +165,7 @@ function installCold(): number {
   }
 }
 
-function main(): void {
+async function main(): Promise<void> {
   const installColdSeconds = process.argv.includes("--cold") ? round(installCold()) : "not measured (run with --cold)";
   const installWarm = installEngine();
   up("v1");
@@ -139,8 +189,30 @@ function main(): void {
     engineOverheadSeconds: { value: round(median(upSwitch) - median(alone)), target: 4, met: median(upSwitch) - median(alone) <= 4 },
     installWarmSeconds: round(installWarm),
     installColdSeconds,
+    underLoad: await deploysUnderLoad(),
   };
   console.log(JSON.stringify(result, null, 2));
 }
 
-main();
+/** A tag change, a rollback to a retained release and two bad releases, each under load. */
+async function deploysUnderLoad(): Promise<Record<string, unknown>> {
+  up("v1");
+  const tagChange = await upUnderLoad("v2");
+  const rollback = await upUnderLoad("v1");
+  const badCrash = await upUnderLoad("bad-crash");
+  const badUnhealthy = await upUnderLoad("bad-unhealthy");
+  up("v1");
+  const runs = { tagChange, rollback, badCrash, badUnhealthy };
+  const failed = Object.values(runs).reduce((n, r) => n + r.failed, 0);
+  return {
+    rps: LOAD_RPS,
+    ...runs,
+    failedRequests: { value: failed, target: 0, met: failed === 0 },
+    expectedOutcomes: tagChange.ok && rollback.ok && !badCrash.ok && !badUnhealthy.ok && rollback.pulled === false,
+  };
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
