@@ -12,7 +12,8 @@ source scripts/node-env.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 results=test-output/jest
-rm -rf "$results" && mkdir -p "$results"
+go_results=test-output/go-test.txt
+rm -rf "$results" "$go_results" && mkdir -p "$results"
 # Each jest run also writes its counts, summed into one closing line at the end.
 jest_suite() {
   npx jest --selectProjects "$1" --runInBand --json --outputFile="$results/$1.json"
@@ -24,8 +25,15 @@ npm run --silent lint
 step "unit tests (Pulumi mocks)"
 jest_suite unit
 
-step "go tests (tools/pulumi: the command provider stand-in against an in-process SSH server)"
-(cd tools/pulumi && go test ./...)
+step "go tests (tools/pulumi: the stand-ins checked against the real provider's and language host's behaviour)"
+# -v so that each Go test is counted in the closing line too; its full output stays in $go_results.
+go_status=0
+(cd tools/pulumi && go test -v ./...) >"$go_results" 2>&1 || go_status=$?
+grep -E '^(--- |ok|FAIL)' "$go_results" || true
+if ((go_status != 0)); then
+  tail -n 60 "$go_results"
+  exit "$go_status"
+fi
 
 step "local target (dockerd, registry, sshd, nginx, postgres), demo images, prometheus and chromium"
 bash scripts/local-target.sh up
@@ -48,5 +56,9 @@ node -e '
     const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${f}`, "utf8"));
     passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
   }
+  const go = fs.readFileSync(process.argv[2], "utf8");
+  passed += (go.match(/^--- PASS/gm) ?? []).length;
+  failed += (go.match(/^--- FAIL/gm) ?? []).length;
+  skipped += (go.match(/^--- SKIP/gm) ?? []).length;
   console.log(`\n${passed} passed, ${failed} failed, ${skipped} skipped`);
-' "$results"
+' "$results" "$go_results"

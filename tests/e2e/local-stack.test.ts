@@ -285,6 +285,31 @@ test("a changed nginx site on a serving env is tested and reloaded (the deploy u
   expect(await serving()).toBe("200 v2");
 });
 
+test("pinning the host's ecdsa key updates every host command in place and each reaches the host; an ssh-rsa pin is refused at preview", async () => {
+  const pub = (type: string) =>
+    readFileSync(join(PROJECT_DIR, `.local-target/ssh/ssh_host_${type}_key.pub`), "utf8")
+      .split(" ")
+      .slice(0, 2)
+      .join(" ");
+  expect(pulumi("local", ["config", "set", "sshHostKey", pub("ecdsa")], { config: true }).status).toBe(0);
+  try {
+    const changes = previewChanges();
+    expect(changes).toContain("update local-release-deploy");
+    expect(changes.filter((c) => !c.startsWith("update "))).toEqual([]);
+    const run = up();
+    expect(run.status).toBe(0);
+    expect(await serving()).toBe("200 v2");
+    expect(pulumi("local", ["config", "set", "sshHostKey", pub("rsa")], { config: true }).status).toBe(0);
+    const refused = pulumi("local", ["preview", "--color", "never"], { config: true });
+    expect(refused.status).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toContain("pin the server's ed25519 or ecdsa key instead");
+  } finally {
+    expect(pulumi("local", ["config", "rm", "sshHostKey"], { config: true }).status).toBe(0);
+  }
+  expect(up().status).toBe(0);
+  expect(await serving()).toBe("200 v2");
+});
+
 test("destroy removes everything the stack created on the host", async () => {
   const run = pulumi("local", ["destroy", "--yes", "--skip-preview"], { config: true });
   expect(run.status).toBe(0);
