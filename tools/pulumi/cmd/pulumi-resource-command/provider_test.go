@@ -258,7 +258,7 @@ func TestLogging_LinesAsEphemeralInfoStatus_OutputsAlwaysCaptured_AsCommandOutpu
 // 3. Host key: connection.go SSHConfig.
 
 func TestSSH_PinnedHostKeyLimitsHostKeyAlgorithms_AsConnectionSSHConfig(t *testing.T) {
-	ed := newEd25519Signer(t)
+	ed := newSigner(t, "ed25519")
 	c := &connection{host: "h", user: "u", perDialTimeout: 15}
 	hk := string(ssh.MarshalAuthorizedKey(ed.PublicKey()))
 	c.hostKey = &hk
@@ -276,7 +276,7 @@ func TestSSH_PinnedHostKeyLimitsHostKeyAlgorithms_AsConnectionSSHConfig(t *testi
 	}
 
 	// A server whose RSA host key signs only with rsa-sha2-* (OpenSSH >= 8.8 by default).
-	rsaKey := newRSASigner(t)
+	rsaKey := newSigner(t, "rsa")
 	sha2Only, err := ssh.NewSignerWithAlgorithms(rsaKey.(ssh.AlgorithmSigner),
 		[]string{ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSASHA512})
 	if err != nil {

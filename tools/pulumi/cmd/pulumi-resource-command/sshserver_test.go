@@ -44,26 +44,23 @@ type serverOpts struct {
 	acceptEnv []string
 }
 
-func newEd25519Signer(t *testing.T) ssh.Signer {
+// newSigner makes a fresh host or client key of the given kind ("ed25519" or "rsa").
+func newSigner(t *testing.T, kind string) ssh.Signer {
 	t.Helper()
-	_, priv, err := ed25519.GenerateKey(rand.Reader)
+	var key any
+	var err error
+	switch kind {
+	case "ed25519":
+		_, key, err = ed25519.GenerateKey(rand.Reader)
+	case "rsa":
+		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	default:
+		t.Fatalf("no key kind %q", kind)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := ssh.NewSignerFromKey(priv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return s
-}
-
-func newRSASigner(t *testing.T) ssh.Signer {
-	t.Helper()
-	priv, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := ssh.NewSignerFromKey(priv)
+	s, err := ssh.NewSignerFromKey(key)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,7 +84,7 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	s := &testServer{hostKey: o.hostKey, clientKey: signer, clientPEM: string(pem.EncodeToMemory(block)),
 		acceptEnv: map[string]bool{}, envSeen: map[string]string{}}
 	if s.hostKey == nil {
-		s.hostKey = newEd25519Signer(t)
+		s.hostKey = newSigner(t, "ed25519")
 	}
 	for _, k := range o.acceptEnv {
 		s.acceptEnv[k] = true
