@@ -8,7 +8,7 @@
 #   The command provider is not on PATH (that would make the CLI warn on every
 #   run): install-engine.sh installed it into the plugin cache
 #   (${PULUMI_HOME:-~/.pulumi}/plugins/resource-command-v1.2.1).
-# - Sets the environment for running with no network.
+# - Sets the environment for running with no network when the engine was built here.
 # It only sets variables: safe to source from scripts that use `set -euo pipefail`.
 
 _engine_env_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -20,15 +20,18 @@ if [[ -x "$_engine_env_root/.engine/bin/pulumi" ]]; then
     *) export PATH="$_engine_env_root/.engine/bin:$PATH" ;;
   esac
 fi
-unset _engine_env_root
 
 # No update check against the Pulumi service.
 export PULUMI_SKIP_UPDATE_CHECK=true
-# Never download plugins. The language host reports the plugins of every package
-# in a node_modules below the program directory: none for this project (its
-# program directory, stacks/, holds no node_modules), but the bridged providers
-# (github, random, docker, pulumiservice) for a project with its node_modules in
-# it, like the deployment-hooks e2e fixture. Without this the CLI tries to
-# download their plugins before every run (it fails, non-fatally, when there is
-# no network). Their plugins are only needed when a resource of theirs is created.
-export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+# Never download plugins where the engine was built here: install-engine.sh builds it only when
+# Pulumi cannot be downloaded, so plugins cannot be either, and the local stack (the one stack
+# this file is sourced for, by pulumi-local.sh) needs none beyond the command plugin it installed.
+# Without this the CLI tries, and fails non-fatally, to download the bridged providers (github,
+# random, docker, pulumiservice) that the language host reports for a project with node_modules
+# in its program directory, like the deployment-hooks e2e fixture. A machine with a real Pulumi
+# install (and a GitHub runner) keeps acquisition on; scripts/lib/pulumi.ts turns it off for the
+# local stack only and leaves every other stack's setting to the caller's environment.
+if [[ "$(command -v pulumi 2>/dev/null)" == "$_engine_env_root/.engine/bin/pulumi" ]]; then
+  export PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true
+fi
+unset _engine_env_root

@@ -26,20 +26,20 @@ export function projectPath(path: string = process.env.PATH ?? ""): string {
 
 /**
  * The environment and extra flags for one stack. The local stack lives in a file:// backend
- * inside the project with a local-only passphrase, and deploys from a working copy of
- * Pulumi.local.yaml. Shell scripts get the same through scripts/pulumi-local.sh, which asks
+ * inside the project with a local-only passphrase, deploys from a working copy of
+ * Pulumi.local.yaml and never downloads plugins. Every other stack downloads the provider
+ * plugins it lacks (automatic acquisition stays on unless the caller's environment turns it
+ * off). Shell scripts get the same through scripts/pulumi-local.sh, which asks
  * scripts/local-stack.ts.
  */
-export function stackContext(stack: string): { env: NodeJS.ProcessEnv; configFlags: string[] } {
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PATH: projectPath(),
-    PULUMI_SKIP_UPDATE_CHECK: "true",
-    PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: process.env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION ?? "true",
-  };
+export function stackContext(stack: string, callerEnv: NodeJS.ProcessEnv = process.env): { env: NodeJS.ProcessEnv; configFlags: string[] } {
+  // Other stacks keep the caller's setting: a fresh runner has no provider plugins and must download them.
+  const env: NodeJS.ProcessEnv = { ...callerEnv, PATH: projectPath(callerEnv.PATH ?? ""), PULUMI_SKIP_UPDATE_CHECK: "true" };
   if (stack !== "local") {
     return { env, configFlags: [] };
   }
+  // This machine cannot download plugins; the local stack needs none beyond what install-engine.sh put in the cache.
+  env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION = "true";
   mkdirSync(LOCAL_STATE, { recursive: true });
   if (!existsSync(LOCAL_STACK.configFile)) {
     copyFileSync(join(PROJECT_DIR, "Pulumi.local.yaml"), LOCAL_STACK.configFile);
