@@ -32,7 +32,7 @@ import (
 )
 
 // version is reported to the engine; set with -ldflags "-X main.version=...".
-var version = "3.274.1"
+var version = "3.276.0"
 
 type host struct {
 	pulumirpc.UnimplementedLanguageRuntimeServer
