@@ -1,9 +1,10 @@
 /**
- * The two shell scripts the workflows run: post-deploy-check.sh against an HTTP server on
- * 127.0.0.1, and commit-desired-tag.sh against a throwaway clone with a local bare origin.
+ * The scripts the workflows run: post-deploy-check.sh against an HTTP server on 127.0.0.1,
+ * commit-desired-tag.sh against a throwaway clone with a local bare origin, and basic-auth-pass.ts
+ * over stack exports.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, Server } from "node:http";
 import { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -150,6 +151,63 @@ describe("commit-desired-tag.sh", () => {
     expect(git(origin, "rev-parse", "main")).toBe(before);
   }, 30_000);
 
+  test("a push the remote refuses (protected branch) fails at once with exit 3, not as a race", async () => {
+    const before = git(origin, "rev-parse", "main");
+    const hook = join(origin, "hooks", "pre-receive");
+    writeFileSync(hook, "#!/bin/sh\necho 'error: GH006: Protected branch update failed for refs/heads/main.' >&2\nexit 1\n", {
+      mode: 0o755,
+    });
+    try {
+      const started = Date.now();
+      const result = await commit("dev", "sha-4567def");
+      expect(result.status).toBe(3);
+      expect(result.stderr).toContain("the push to main was refused (branch protection, a ruleset or the token's permissions), not a race");
+      expect(result.stderr).not.toContain("trying again");
+      expect(Date.now() - started).toBeLessThan(20_000);
+      expect(git(origin, "rev-parse", "main")).toBe(before);
+    } finally {
+      rmSync(hook);
+    }
+  }, 30_000);
+
+  test("a race (main moved between fetch and push) is retried on top of the new main", async () => {
+    const other = join(dir, "racer");
+    git(dir, "clone", "--quiet", origin, other);
+    // Another push lands while this one is on its way, once: the first push is then non-fast-forward.
+    const hook = join(clone, ".git", "hooks", "pre-push");
+    writeFileSync(
+      hook,
+      `#!/bin/sh\n[ -e "${dir}/raced" ] && exit 0\ntouch "${dir}/raced"\ncd "${other}" && git -c user.name=t -c user.email=t@example.com commit --quiet --allow-empty -m racer && git push --quiet origin HEAD:main\n`,
+      { mode: 0o755 },
+    );
+    try {
+      const result = await commit("dev", "sha-89abcde");
+      expect(result.stderr).toContain("main moved during attempt 1 (a race); trying again on top of it");
+      expect(result.status).toBe(0);
+      expect(git(origin, "log", "-2", "--format=%s", "main")).toBe("deploy(dev): sha-89abcde\nracer");
+    } finally {
+      rmSync(hook);
+    }
+  }, 60_000);
+
+  test("with EXPECTED_TAG, a newer desired tag that landed meanwhile is kept (exit 4), and the expected one is replaced", async () => {
+    const current = git(origin, "show", "main:Pulumi.dev.yaml").match(/imageTag: (\S+)/)?.[1] ?? "";
+    const before = git(origin, "rev-parse", "main");
+    const stale = await run("bash", [join(clone, "scripts", "commit-desired-tag.sh"), "dev", "v0.1.0"], {
+      cwd: clone,
+      env: { ...env, EXPECTED_TAG: "v0.0.9" },
+    });
+    expect(stale.status).toBe(4);
+    expect(stale.stderr).toContain(`Pulumi.dev.yaml on main now wants ${current} (not v0.0.9)`);
+    expect(git(origin, "rev-parse", "main")).toBe(before);
+    const fresh = await run("bash", [join(clone, "scripts", "commit-desired-tag.sh"), "dev", "v0.1.0"], {
+      cwd: clone,
+      env: { ...env, EXPECTED_TAG: current },
+    });
+    expect(fresh.status).toBe(0);
+    expect(git(origin, "log", "-1", "--format=%s", "main")).toBe("deploy(dev): v0.1.0");
+  }, 60_000);
+
   test("refuses to run outside GitHub Actions", async () => {
     const result = await run("bash", [join(clone, "scripts", "commit-desired-tag.sh"), "dev", "v1.0.0"], {
       cwd: clone,
@@ -158,4 +216,47 @@ describe("commit-desired-tag.sh", () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toContain("refusing to run outside GitHub Actions");
   });
+});
+
+describe("basic-auth-pass.ts", () => {
+  const SIG = "4dabf18193072939515e22adb298388d";
+  const exported = (result: unknown, name = "test-basic-auth-password") =>
+    JSON.stringify({
+      version: 3,
+      deployment: {
+        resources: [
+          { urn: "urn:pulumi:test::deep-calm-deploy::pulumi:pulumi:Stack::deep-calm-deploy-test", type: "pulumi:pulumi:Stack" },
+          {
+            urn: `urn:pulumi:test::deep-calm-deploy::deepcalm:stack:Environment$random:index/randomPassword:RandomPassword::${name}`,
+            type: "random:index/randomPassword:RandomPassword",
+            outputs: { length: 32, result },
+          },
+        ],
+      },
+    });
+  const pass = (input: string, env = "test") =>
+    new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
+      const child = spawn("npx", ["--no-install", "tsx", join(ROOT, "scripts", "basic-auth-pass.ts"), env], { cwd: ROOT });
+      let stdout = "";
+      let stderr = "";
+      child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      child.on("close", (status) => resolve({ status: status ?? -1, stdout, stderr }));
+      child.stdin.end(input);
+    });
+
+  test("prints the password of a secret exported with --show-secrets, and no newline", async () => {
+    const result = await pass(exported({ [SIG]: "1b47061264138c4ac30d75fd1eb44270", plaintext: '"s3cr3t-Pw"' }));
+    expect([result.status, result.stdout]).toEqual([0, "s3cr3t-Pw"]);
+  }, 30_000);
+
+  test("a plain value is printed as it is; another env's password or none is refused with exit 2", async () => {
+    expect((await pass(exported("plain-pw"))).stdout).toBe("plain-pw");
+    const other = await pass(exported("plain-pw", "dev-basic-auth-password"));
+    expect([other.status, other.stdout]).toEqual([2, ""]);
+    expect(other.stderr).toContain("holds no test-basic-auth-password");
+    // Still encrypted (export without --show-secrets): no ciphertext is ever printed.
+    const encrypted = await pass(exported({ [SIG]: "1b47061264138c4ac30d75fd1eb44270", ciphertext: "AAAB" }));
+    expect([encrypted.status, encrypted.stdout]).toEqual([2, ""]);
+  }, 60_000);
 });
