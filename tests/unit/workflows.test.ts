@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { runStack } from "./harness";
 
 const ROOT = join(__dirname, "..", "..");
 const WORKFLOWS_DIR = join(ROOT, ".github", "workflows");
@@ -87,6 +88,21 @@ function jobs(w: Loaded): [string, Job][] {
 const pulumiCommand = (job: Job): string | undefined =>
   job.steps?.find((s) => s.uses?.startsWith("pulumi/actions@"))?.with?.command as string | undefined;
 
+/** Jobs that change what an environment runs: `pulumi up` or the rollback command. */
+const deploys = (job: Job): boolean => pulumiCommand(job) === "up" || (job.steps ?? []).some((s) => s.run?.includes("npm run rollback"));
+
+/** Jobs that push to the repository: they mint the GitHub App token. */
+const pushes = (job: Job): boolean => (job.steps ?? []).some((s) => s.uses?.startsWith("actions/create-github-app-token@"));
+
+const APP_TOKEN_STEP = {
+  id: "app",
+  with: {
+    "app-id": "${{ vars.DEPLOY_APP_ID }}",
+    "private-key": "${{ secrets.DEPLOY_APP_PRIVATE_KEY }}",
+    "permission-contents": "write",
+  },
+};
+
 test("the four workflows are there", () => {
   expect(workflows.map((w) => w.file)).toEqual([
     ".github/workflows/ci.yml",
@@ -114,46 +130,77 @@ describe("triggers", () => {
     expect(step?.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", "comment-on-pr": true });
   });
 
-  test("deploy: push to main (dev), tags v* (test), the app repo's image-published event, dispatch with env and tag", () => {
+  test("deploy: CI's success on main (dev), tags v* (test), the app repo's image-published event, dispatch with env and tag", () => {
     const deploy = byName("deploy.yml");
-    expect(triggers(deploy.on).sort()).toEqual(["push", "repository_dispatch", "workflow_dispatch"]);
-    expect(trigger(deploy, "push")).toEqual({ branches: ["main"], tags: ["v*"] });
+    expect(triggers(deploy.on).sort()).toEqual(["push", "repository_dispatch", "workflow_dispatch", "workflow_run"]);
+    expect(trigger(deploy, "push")).toEqual({ tags: ["v*"] });
+    expect(trigger(deploy, "workflow_run")).toEqual({ workflows: [byName("ci.yml").name], types: ["completed"], branches: ["main"] });
     expect(trigger(deploy, "repository_dispatch")).toEqual({ types: ["image-published"] });
     const inputs = trigger(deploy, "workflow_dispatch").inputs as Record<string, Json>;
     expect(inputs.environment).toMatchObject({ type: "choice", options: ["test", "dev"] });
     expect(inputs.tag).toMatchObject({ type: "string", required: false });
     expect(pulumiCommand(deploy.jobs["deploy-dev"] as Job)).toBe("up");
     expect(pulumiCommand(deploy.jobs["deploy-test"] as Job)).toBe("up");
-    expect(deploy.jobs["deploy-test"]?.if).toContain("github.event_name == 'push' && github.ref_type == 'tag'");
-    expect(deploy.jobs["deploy-dev"]?.if).toContain("github.event_name == 'push' && github.ref == 'refs/heads/main'");
+    expect(deploy.jobs["promote-test"]?.if).toContain("github.event_name == 'push' && github.ref_type == 'tag'");
+    expect(deploy.jobs["deploy-dev"]?.if).toContain("github.event.workflow_run.conclusion == 'success'");
+    expect(deploy.jobs["deploy-dev"]?.if).toContain("github.event.workflow_run.event == 'push'");
+    expect(deploy.jobs["deploy-dev"]?.if).toContain("github.event.workflow_run.head_repository.full_name == github.repository");
   });
 
-  test("deploy: a promotion is committed before dev deploys, from that very commit", () => {
+  test("deploy: the desired tag is committed before the job that deploys it, which needs that commit", () => {
     const deploy = byName("deploy.yml");
-    const promote = deploy.jobs.promote as Job;
-    expect(promote.steps?.some((s) => s.run?.includes("bash scripts/commit-desired-tag.sh dev "))).toBe(true);
-    const dev = deploy.jobs["deploy-dev"] as Job;
-    expect(dev.needs).toBe("promote");
-    expect(dev.steps?.[0]?.with?.ref).toBe("${{ needs.promote.outputs.commit || github.sha }}");
-    expect(deploy.jobs["record-test"]?.needs).toBe("deploy-test");
+    for (const [promote, deployJob, stack] of [
+      ["promote", "deploy-dev", "dev"],
+      ["promote-test", "deploy-test", "test"],
+    ] as const) {
+      const commits = (deploy.jobs[promote]?.steps ?? []).filter((s) => s.run?.includes(`bash scripts/commit-desired-tag.sh ${stack} `));
+      expect([promote, commits.length]).toEqual([promote, 1]);
+      expect(deploy.jobs[deployJob]?.needs).toBe(promote);
+      expect(deploys(deploy.jobs[promote] as Job)).toBe(false);
+    }
+    expect(Object.keys(deploy.jobs).sort()).toEqual(["deploy-dev", "deploy-test", "promote", "promote-test"]);
+  });
+
+  test("deploy: test's tag is validated before the approval gate, in a job outside the test environment", () => {
+    const deploy = byName("deploy.yml");
+    const promoteTest = deploy.jobs["promote-test"] as Job;
+    expect(environmentOf(promoteTest)).toBe("desired-state");
+    // commit-desired-tag.sh runs image-tag.ts set, which refuses a bad or moving tag (exit 2).
+    expect(promoteTest.steps?.some((s) => s.run?.includes("commit-desired-tag.sh test"))).toBe(true);
+    expect(deploy.jobs["deploy-test"]?.needs).toBe("promote-test");
+    expect(environmentOf(deploy.jobs["deploy-test"] as Job)).toBe("test");
+  });
+
+  test("deploy: the pulumi up message names the tag and the main commit the job deployed", () => {
+    const deploy = byName("deploy.yml");
+    for (const name of ["deploy-dev", "deploy-test"]) {
+      const up = deploy.jobs[name]?.steps?.find((s) => s.uses?.startsWith("pulumi/actions@"));
+      expect(up?.with?.message).toContain("${{ steps.desired.outputs.commit }}");
+      expect(up?.with?.message).toContain("${{ steps.desired.outputs.tag }}");
+      expect(up?.with?.message).not.toContain("github.sha");
+    }
   });
 
   test("deploy: dev's own deploy steps aside when Pulumi Deployments drives dev", () => {
     expect(byName("deploy.yml").jobs["deploy-dev"]?.if).toContain("vars.DEPLOY_DRIVER != 'pulumi-deployments'");
   });
 
-  test("deploy: health and smoke checks against the stack's url output; test with basic auth from its secret", () => {
+  test("deploy: health and smoke checks against the stack's url output; test with basic auth from the state just written", () => {
     const deploy = byName("deploy.yml");
     for (const [name, paths] of [
       ["deploy-dev", "/healthz"],
       ["deploy-test", "/healthz /version"],
     ] as const) {
       const check = deploy.jobs[name]?.steps?.find((s) => s.run?.includes("post-deploy-check.sh"));
-      expect(check?.run).toBe(`bash scripts/post-deploy-check.sh "$URL" ${paths}`);
+      expect(check?.run?.trim().split("\n").pop()).toBe(`bash scripts/post-deploy-check.sh "$URL" ${paths}`);
       expect(check?.env?.URL).toBe("${{ steps.up.outputs.url }}");
     }
     const testCheck = deploy.jobs["deploy-test"]?.steps?.find((s) => s.run?.includes("post-deploy-check.sh"));
-    expect(testCheck?.env?.BASIC_AUTH_PASS).toBe("${{ secrets.TEST_BASIC_AUTH_PASS }}");
+    expect(testCheck?.env?.BASIC_AUTH_PASS).toBeUndefined();
+    expect(testCheck?.run).toContain("pulumi stack export -s test --show-secrets | npx tsx scripts/basic-auth-pass.ts test");
+    expect(testCheck?.run).toContain('echo "::add-mask::$BASIC_AUTH_PASS"');
+    const run = testCheck?.run ?? "";
+    expect(run.indexOf("::add-mask::")).toBeLessThan(run.indexOf("post-deploy-check.sh"));
   });
 
   test("rollback: a dispatch with env dev/test and an optional tag, running the rollback command", () => {
@@ -171,7 +218,123 @@ describe("triggers", () => {
     expect(run.indexOf('image-tag.ts unpin "$ENV_NAME"')).toBeLessThan(run.indexOf("npm run rollback"));
     const record = rollback.jobs.record?.steps?.find((s) => s.run?.includes("commit-desired-tag.sh"));
     expect(record?.env?.TAG).toBe("${{ needs.rollback.outputs.tag }}");
+    // Compare-and-set: a promotion that landed during the rollback is not overwritten.
+    expect(record?.env?.EXPECTED_TAG).toBe("${{ needs.rollback.outputs.from }}");
+    expect(run.indexOf('echo "from=')).toBeLessThan(run.indexOf("image-tag.ts unpin"));
   });
+
+  test("preview: skipped for Dependabot's PRs (no secrets, read-only token), with a notice saying why", () => {
+    const preview = byName("preview.yml");
+    expect(preview.jobs.preview?.if).toContain("github.actor != 'dependabot[bot]'");
+    expect(preview.jobs.preview?.if).toContain("github.event.pull_request.user.login != 'dependabot[bot]'");
+    const skipped = preview.jobs["preview-skipped"] as Job;
+    expect(skipped.if).toBe("github.actor == 'dependabot[bot]' || github.event.pull_request.user.login == 'dependabot[bot]'");
+    expect(skipped.steps?.[0]?.run).toMatch(
+      /^echo "::notice title=No pulumi preview::Dependabot PRs get no Actions or environment secrets/,
+    );
+    expect(JSON.stringify(skipped)).not.toMatch(/secrets\./);
+  });
+});
+
+describe("what deploys, and from where", () => {
+  test("every deploying job checks out main as it is when the job starts, never the triggering commit", () => {
+    for (const w of workflows) {
+      for (const [name, job] of jobs(w).filter(([, j]) => deploys(j))) {
+        const checkouts = (job.steps ?? []).filter((s) => s.uses?.startsWith("actions/checkout@"));
+        expect([w.file, name, checkouts.map((c) => c.with?.ref)]).toEqual([w.file, name, ["main"]]);
+      }
+    }
+  });
+
+  test("no deploying workflow runs on the bot's own commits", () => {
+    const deploy = byName("deploy.yml");
+    // Pushes to main reach deploy.yml only through CI's workflow_run; tags only through push.
+    expect(trigger(deploy, "push").branches).toBeUndefined();
+    const condition = (deploy.jobs["deploy-dev"]?.if ?? "").replace(/\s+/g, " ");
+    expect(condition).toContain(
+      "!(startsWith(github.event.workflow_run.head_commit.message, 'deploy(') && github.event.workflow_run.head_commit.author.name == 'github-actions[bot]')",
+    );
+    // The identity and subject that condition looks for are the ones the bot's commits carry.
+    const script = readFileSync(join(ROOT, "scripts", "commit-desired-tag.sh"), "utf8");
+    expect(script).toContain('readonly BOT_NAME="github-actions[bot]"');
+    expect(script).toContain('-m "deploy($stack): $tag"');
+    // Every other workflow that deploys is started by hand only.
+    for (const w of workflows.filter((x) => jobs(x).some(([, j]) => deploys(j)) && x.file !== ".github/workflows/deploy.yml")) {
+      expect([w.file, triggers(w.workflow.on)]).toEqual([w.file, ["workflow_dispatch"]]);
+    }
+  });
+
+  test("a run by hand deploys only from main: every job a dispatch starts checks github.ref, or needs one that does", () => {
+    for (const w of workflows.filter((x) => triggers(x.workflow.on).includes("workflow_dispatch"))) {
+      const dispatchOnly = triggers(w.workflow.on).length === 1;
+      for (const [name, job] of jobs(w)) {
+        const needs = typeof job.needs === "string" ? [job.needs] : (job.needs ?? []);
+        if (needs.length > 0 && !(job.if ?? "").includes("workflow_dispatch")) {
+          continue;
+        }
+        if (dispatchOnly || (job.if ?? "").includes("workflow_dispatch")) {
+          expect([w.file, name, (job.if ?? "").includes("github.ref == 'refs/heads/main'")]).toEqual([w.file, name, true]);
+        }
+      }
+    }
+  });
+
+  test("every pulumi-version is the CLI tools/pulumi builds, and not older than the @pulumi/pulumi SDK", () => {
+    const goMod = readFileSync(join(ROOT, "tools", "pulumi", "go.mod"), "utf8");
+    const built = /github\.com\/pulumi\/pulumi\/pkg\/v3 v(\d+\.\d+\.\d+)/.exec(goMod)?.[1];
+    const sdk = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> }).dependencies[
+      "@pulumi/pulumi"
+    ];
+    const numbers = (v: string) => v.split(".").map(Number);
+    const atLeast = (a: string, b: string) => {
+      const [x, y] = [numbers(a), numbers(b)];
+      const i = x.findIndex((n, k) => n !== y[k]);
+      return i < 0 || (x[i] ?? 0) > (y[i] ?? 0);
+    };
+    const versions = workflows.flatMap((w) =>
+      jobs(w).flatMap(([name, job]) =>
+        (job.steps ?? [])
+          .filter((s) => s.uses?.startsWith("pulumi/actions@"))
+          .map((s) => [w.file, name, String(s.with?.["pulumi-version"])] as const),
+      ),
+    );
+    expect(versions.length).toBe(4);
+    for (const [file, name, version] of versions) {
+      expect([file, name, version]).toEqual([file, name, built]);
+      expect([file, name, atLeast(version, sdk ?? "")]).toEqual([file, name, true]);
+    }
+  });
+
+  test("no deploying workflow turns off Pulumi's automatic plugin acquisition", () => {
+    for (const w of workflows.filter((x) => jobs(x).some(([, j]) => deploys(j) || pulumiCommand(j) !== undefined))) {
+      expect([w.file, w.text.includes("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION")]).toEqual([w.file, false]);
+    }
+  });
+
+  test("no job reads a secret that the pulumi up of that same job creates (secrets are read when a job starts)", async () => {
+    const created = new Set<string>();
+    for (const stack of ["dev", "test"]) {
+      const run = await runStack(stack);
+      for (const r of run.resources.filter((x) => x.type === "github:index/actionsEnvironmentSecret:ActionsEnvironmentSecret")) {
+        created.add(String(r.inputs.secretName));
+      }
+    }
+    expect(created).toContain("TEST_BASIC_AUTH_PASS");
+    for (const w of workflows) {
+      for (const [name, job] of jobs(w).filter(([, j]) => deploys(j))) {
+        const read = [...JSON.stringify(job).matchAll(/secrets\.(\w+)/g)].map((m) => m[1] ?? "");
+        expect([w.file, name, read.filter((s) => created.has(s))]).toEqual([w.file, name, []]);
+      }
+    }
+  }, 60_000);
+});
+
+test("app repo: only images built from main or a tag v* are sent for promotion", () => {
+  const snippet = load(APP_REPO_SNIPPET);
+  expect(snippet.workflow.jobs.notify?.if).toBe("github.ref == 'refs/heads/main' || startsWith(github.ref, 'refs/tags/v')");
+  expect(snippet.text).toContain(
+    "#     if: github.event_name == 'push' && (github.ref == 'refs/heads/main' || startsWith(github.ref, 'refs/tags/v'))",
+  );
 });
 
 describe("permissions", () => {
@@ -198,32 +361,32 @@ describe("permissions", () => {
         }
       }
     }
-    expect(writes.sort()).toEqual([
-      "deploy.yml promote contents",
-      "deploy.yml record-test contents",
-      "preview.yml preview pull-requests",
-      "rollback.yml record contents",
-    ]);
+    // Pushes to main use the GitHub App's token (it can bypass main's rules); the workflow token never writes code.
+    expect(writes.sort()).toEqual(["preview.yml preview pull-requests"]);
   });
 
-  test("jobs that can write to the repository hold no secrets and run in no environment", () => {
+  test("jobs that push hold only the App's key, in the desired-state environment, and run no Pulumi program", () => {
+    const pushing: string[] = [];
     for (const w of workflows) {
-      for (const [name, job] of jobs(w)) {
-        const perms = typeof job.permissions === "object" ? job.permissions : {};
-        if (perms.contents === "write") {
-          expect([name, environmentOf(job)]).toEqual([name, undefined]);
-          expect([name, JSON.stringify(job).match(/secrets\.\w+/g)]).toEqual([name, null]);
-        }
+      for (const [name, job] of jobs(w).filter(([, j]) => pushes(j))) {
+        pushing.push(`${w.file.replace(".github/workflows/", "")} ${name}`);
+        expect([name, environmentOf(job)]).toEqual([name, "desired-state"]);
+        expect([name, [...new Set(JSON.stringify(job).match(/secrets\.\w+/g))]]).toEqual([name, ["secrets.DEPLOY_APP_PRIVATE_KEY"]]);
+        expect([name, deploys(job), pulumiCommand(job)]).toEqual([name, false, undefined]);
+        expect([name, job.steps?.[0]]).toMatchObject([name, APP_TOKEN_STEP]);
+        const checkout = job.steps?.find((s) => s.uses?.startsWith("actions/checkout@"));
+        expect([name, checkout?.with]).toEqual([name, { ref: "main", token: "${{ steps.app.outputs.token }}" }]);
+        expect([name, job.steps?.filter((s) => s.run?.startsWith("npm ")).map((s) => s.run)]).toEqual([name, ["npm ci --ignore-scripts"]]);
       }
     }
+    expect(pushing.sort()).toEqual(["deploy.yml promote", "deploy.yml promote-test", "rollback.yml record"]);
   });
 
   test("checkouts keep no token unless the job pushes", () => {
     for (const w of workflows) {
       for (const [name, job] of jobs(w)) {
-        const pushes = typeof job.permissions === "object" && job.permissions.contents === "write";
         for (const step of job.steps ?? []) {
-          if (step.uses?.startsWith("actions/checkout@") && !pushes) {
+          if (step.uses?.startsWith("actions/checkout@") && !pushes(job)) {
             expect([w.file, name, step.with?.["persist-credentials"]]).toEqual([w.file, name, false]);
           }
         }
@@ -239,8 +402,7 @@ describe("environments and concurrency", () => {
     const deployJobs: string[] = [];
     for (const w of workflows) {
       for (const [name, job] of jobs(w)) {
-        const rollsBack = job.steps?.some((s) => s.run?.includes("npm run rollback"));
-        if (pulumiCommand(job) === "up" || rollsBack) {
+        if (deploys(job)) {
           deployJobs.push(name);
           expect([name, DEPLOY_ENVS.includes(environmentOf(job) ?? "")]).toEqual([name, true]);
         }
@@ -249,14 +411,15 @@ describe("environments and concurrency", () => {
     expect(deployJobs.sort()).toEqual(["deploy-dev", "deploy-test", "rollback"]);
   });
 
-  test("one deploy per environment: group deploy-<env>, never cancelled, shared with rollbacks", () => {
+  test("one deploy per environment: group deploy-<env>, never cancelled; rollbacks in a group no deploy can cancel", () => {
     for (const w of workflows) {
       for (const [name, job] of jobs(w)) {
         const env = environmentOf(job);
         if (env === undefined || !DEPLOY_ENVS.includes(env)) {
           continue;
         }
-        const expectedGroup = env.startsWith("${{") ? "deploy-${{ inputs.environment }}" : `deploy-${env}`;
+        // A pending rollback would be cancelled by any later deploy in a shared group (one pending job per group).
+        const expectedGroup = env.startsWith("${{") ? "rollback-${{ inputs.environment }}" : `deploy-${env}`;
         expect([name, job.concurrency]).toEqual([name, { group: expectedGroup, "cancel-in-progress": false }]);
       }
     }
@@ -267,7 +430,7 @@ describe("environments and concurrency", () => {
   test("bot commits to one stack file queue in one group, never cancelled", () => {
     const groups = [
       byName("deploy.yml").jobs.promote?.concurrency,
-      byName("deploy.yml").jobs["record-test"]?.concurrency,
+      byName("deploy.yml").jobs["promote-test"]?.concurrency,
       byName("rollback.yml").jobs.record?.concurrency,
     ];
     expect(groups).toEqual([
