@@ -35,6 +35,10 @@ const githubEnv = (env: string, secrets: string[], extra: string[] = []) => [
   `github:index/actionsEnvironmentVariable:ActionsEnvironmentVariable ${env}-github-variable-${env}_url`,
   ...extra,
 ];
+const mainAndTags = (env: string) => [
+  `github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy ${env}-github-branch-0`,
+  `github:index/repositoryEnvironmentDeploymentPolicy:RepositoryEnvironmentDeploymentPolicy ${env}-github-tag-0`,
+];
 
 describe("each stack declares exactly its resources", () => {
   test("dev: GitHub env, app repo files, accessories, no auth", async () => {
@@ -43,7 +47,7 @@ describe("each stack declares exactly its resources", () => {
       [
         ...hostCommands("dev"),
         ...accessories("dev"),
-        ...githubEnv("dev", ["dev_host", "dev_ssh_key", "dev_user", "telegram_chat_id"]),
+        ...githubEnv("dev", ["dev_host", "dev_ssh_key", "dev_user", "telegram_chat_id"], mainAndTags("dev")),
         "deepcalm:github:AppRepoFiles dev-app-repo",
         "github:index/repositoryFile:RepositoryFile dev-app-repo-codeowners",
         "github:index/repositoryFile:RepositoryFile dev-app-repo-dependabot",
@@ -61,7 +65,7 @@ describe("each stack declares exactly its resources", () => {
         "random:index/randomPassword:RandomPassword test-basic-auth-password",
         "command:remote:Command test-project-htpasswd",
         "command:remote:Command test-project-smoke-auth",
-        ...githubEnv("test", ["test_basic_auth_pass", "test_host", "test_ssh_key", "test_user"]),
+        ...githubEnv("test", ["test_basic_auth_pass", "test_host", "test_ssh_key", "test_user"], mainAndTags("test")),
       ].sort(),
     );
   });
@@ -94,15 +98,25 @@ describe("each stack declares exactly its resources", () => {
 describe("protection rules", () => {
   const environment = (run: Run, env: string) => named(run, `${env}-github-environment`).inputs;
 
-  test("dev deploys without approval", async () => {
-    const env = environment(await runStack("dev"), "dev");
+  test("dev deploys without approval, only from main or v* tags", async () => {
+    const run = await runStack("dev");
+    const env = environment(run, "dev");
     expect(env.reviewers).toEqual([]);
-    expect(env.deploymentBranchPolicy).toBeUndefined();
+    expect(env.deploymentBranchPolicy).toEqual({ protectedBranches: false, customBranchPolicies: true });
+    expect(named(run, "dev-github-branch-0").inputs).toMatchObject({ branchPattern: "main", environment: "dev" });
+    expect(named(run, "dev-github-tag-0").inputs).toMatchObject({ tagPattern: "v*", environment: "dev" });
   });
 
   test("test requires its reviewers, who cannot approve themselves", async () => {
     const env = environment(await runStack("test"), "test");
     expect(env).toMatchObject({ environment: "test", reviewers: [{ users: [101] }], preventSelfReview: true });
+  });
+
+  test("test deploys only from main or v* tags", async () => {
+    const run = await runStack("test");
+    expect(environment(run, "test").deploymentBranchPolicy).toEqual({ protectedBranches: false, customBranchPolicies: true });
+    expect(named(run, "test-github-branch-0").inputs).toMatchObject({ branchPattern: "main", environment: "test" });
+    expect(named(run, "test-github-tag-0").inputs).toMatchObject({ tagPattern: "v*", environment: "test" });
   });
 
   test("prod requires reviewers and only main or v* tags may deploy; admins cannot bypass", async () => {
