@@ -37,6 +37,8 @@ export interface GithubEnvironmentArgs {
   environment: string;
   /** GitHub user ids whose approval a deployment needs; empty for none. */
   reviewerIds: number[];
+  /** Whoever started a deployment cannot approve it (default true); only with reviewers. */
+  preventSelfReview?: boolean;
   /** Branch and tag patterns allowed to deploy (prod); empty for any ref. */
   deployBranches?: string[];
   deployTags?: string[];
@@ -60,7 +62,7 @@ export class GithubEnvironment extends pulumi.ComponentResource {
       {
         repository: args.repository,
         environment: args.environment,
-        preventSelfReview: args.reviewerIds.length > 0,
+        preventSelfReview: args.reviewerIds.length > 0 && (args.preventSelfReview ?? true),
         canAdminsBypass: !restricted,
         reviewers: args.reviewerIds.length > 0 ? [{ users: args.reviewerIds }] : [],
         deploymentBranchPolicy: restricted ? { protectedBranches: false, customBranchPolicies: true } : undefined,

@@ -96,7 +96,7 @@ export interface StackConfig {
   telegramChatId: string;
   telegramApiUrl: string;
   deploymentLog: { schema: string; spoolPath: string };
-  github: { repository: string; appRepository: string; reviewerIds: number[]; codeOwners: string[] };
+  github: { repository: string; appRepository: string; reviewerIds: number[]; preventSelfReview: boolean; codeOwners: string[] };
   /** Pulumi Deployments push-to-deploy, when enabled (raw values; PushToDeploy validates them). */
   pushToDeploy?: { organization: string; repository: string; branch: string };
 }
@@ -269,6 +269,7 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
       repository: v.githubRepositoryName("githubRepository", get("githubRepository")),
       appRepository: v.githubRepositoryName("githubAppRepository", get("githubAppRepository")),
       reviewerIds,
+      preventSelfReview: bool("githubPreventSelfReview", get("githubPreventSelfReview", true)),
       codeOwners: stringList("codeOwners", get("codeOwners", []), (k, e) => {
         if (typeof e !== "string" || !/^@[A-Za-z0-9-]+(\/[A-Za-z0-9_.-]+)?$/.test(e)) {
           throw new ConfigValueError(k, showValue(e, false), "use @user or @org/team");

@@ -190,6 +190,7 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
           repository: cfg.github.repository,
           environment: env,
           reviewerIds: cfg.github.reviewerIds,
+          preventSelfReview: cfg.github.preventSelfReview,
           deployBranches: cfg.profile.deployBranches,
           deployTags: cfg.profile.deployTags,
           secrets,

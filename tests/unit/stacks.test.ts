@@ -112,6 +112,11 @@ describe("protection rules", () => {
     expect(env).toMatchObject({ environment: "test", reviewers: [{ users: [101] }], preventSelfReview: true });
   });
 
+  test("githubPreventSelfReview false lets a single reviewer approve the deploys they started", async () => {
+    const env = environment(await runStack("test", { config: { githubPreventSelfReview: false } }), "test");
+    expect(env).toMatchObject({ reviewers: [{ users: [101] }], preventSelfReview: false });
+  });
+
   test("test deploys only from main or v* tags", async () => {
     const run = await runStack("test");
     expect(environment(run, "test").deploymentBranchPolicy).toEqual({ protectedBranches: false, customBranchPolicies: true });
