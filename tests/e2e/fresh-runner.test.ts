@@ -1,7 +1,7 @@
 /**
- * The rollback workflow's scripts as a fresh GitHub runner runs them, against the local stack:
- * an empty PULUMI_HOME (no plugins, no workspace), the job's `env` from .github/workflows/
- * rollback.yml and its `run:` scripts as they stand, under bash -eo pipefail like `shell: bash`.
+ * The workflows' steps as a fresh GitHub runner runs them, against the local stack: an empty
+ * PULUMI_HOME (no plugins, no workspace), the job's `env` and `run:` scripts as rollback.yml and
+ * deploy.yml hold them now, under bash -eo pipefail like `shell: bash`.
  * `pulumi/actions` installs only the CLI, so a runner's first `pulumi up` downloads the provider
  * plugins. This machine cannot download, and the local stack runs with acquisition off; so the
  * runner's download is played by `pulumi plugin install resource command 1.2.1 --file <binary>`
@@ -30,13 +30,15 @@ interface Step {
   run?: string;
 }
 
-/** The rollback job's steps as the workflow file holds them now. */
-function rollbackSteps(): Step[] {
-  const workflow = parse(readFileSync(join(PROJECT_DIR, ".github", "workflows", "rollback.yml"), "utf8")) as {
+/** A job's steps as the workflow file holds them now. */
+function jobSteps(file: string, job: string): Step[] {
+  const workflow = parse(readFileSync(join(PROJECT_DIR, ".github", "workflows", file), "utf8")) as {
     jobs: Record<string, { steps: Step[] }>;
   };
-  return workflow.jobs.rollback?.steps ?? [];
+  return workflow.jobs[job]?.steps ?? [];
 }
+
+const rollbackSteps = (): Step[] => jobSteps("rollback.yml", "rollback");
 
 /**
  * A step's `env`, with its expressions as a workflow_dispatch of the local stack gives them.
@@ -49,7 +51,7 @@ function stepEnv(step: Step, outputs: Record<string, string>): Record<string, st
     "secrets.PULUMI_CONFIG_PASSPHRASE": LOCAL_STACK.passphrase,
   };
   const value = (expr: string): string => {
-    const output = /^steps\.rollback\.outputs\.(\w+)$/.exec(expr);
+    const output = /^steps\.[\w-]+\.outputs\.(\w+)$/.exec(expr);
     if (output) return outputs[output[1] as string] ?? "";
     const literal = /^'(.*)'$/.exec(expr);
     return literal ? (literal[1] as string) : (known[expr] ?? "");
@@ -125,6 +127,17 @@ function deploy(tag: string): void {
   expect(up.status === 0 ? "" : up.stdout + up.stderr).toBe("");
 }
 
+/** The runner's download of the command plugin, played by an install from this machine's cache. */
+function installCommandPlugin(): void {
+  const cached = join(process.env.PULUMI_HOME ?? join(homedir(), ".pulumi"), "plugins", COMMAND_PLUGIN);
+  const binary = existsSync(cached) ? cached : join(PROJECT_DIR, ".engine", "plugins", "pulumi-resource-command");
+  const install = spawnSync("pulumi", ["plugin", "install", "resource", "command", "1.2.1", "--file", binary], {
+    env: runnerEnv({}),
+    encoding: "utf8",
+  });
+  expect(install.status === 0 ? "" : install.stderr).toBe("");
+}
+
 const rollbackStep = (): Step => {
   const step = rollbackSteps().find((s) => s.id === "rollback");
   if (step === undefined) throw new Error("rollback.yml has no step with id rollback");
@@ -159,7 +172,7 @@ afterAll(() => {
   pulumi("local", ["config", "set", "imageTag", found.configured || "v1"], { config: true });
 });
 
-describe("the rollback workflow on a fresh runner (empty PULUMI_HOME), against the local stack", () => {
+describe("the workflows on a fresh runner (empty PULUMI_HOME), against the local stack", () => {
   test("the workflow's steps are the ones this file runs", () => {
     expect(rollbackStep().run).toContain("npm run rollback");
     expect(rollbackSteps().some((s) => s.run?.includes("scripts/post-deploy-check.sh"))).toBe(true);
@@ -176,14 +189,7 @@ describe("the rollback workflow on a fresh runner (empty PULUMI_HOME), against t
   });
 
   test("with the command plugin in the fresh home (the runner's download), the rollback and the health check pass", async () => {
-    const cached = join(process.env.PULUMI_HOME ?? join(homedir(), ".pulumi"), "plugins", COMMAND_PLUGIN);
-    const binary = existsSync(cached) ? cached : join(PROJECT_DIR, ".engine", "plugins", "pulumi-resource-command");
-    const install = spawnSync("pulumi", ["plugin", "install", "resource", "command", "1.2.1", "--file", binary], {
-      env: runnerEnv({}),
-      encoding: "utf8",
-    });
-    expect(install.status === 0 ? "" : install.stderr).toBe("");
-
+    installCommandPlugin();
     const rollback = runStep(rollbackStep());
     expect(rollback.status === 0 ? "" : rollback.out).toBe("");
     expect(rollback.out).toContain("rolling local back: v2 -> v1");
@@ -197,5 +203,37 @@ describe("the rollback workflow on a fresh runner (empty PULUMI_HOME), against t
     expect(health.status === 0 ? "" : health.out).toBe("");
     // Nothing but the command plugin was needed: the local stack creates no docker, github or random resource.
     expect(existsSync(join(home, "plugins", COMMAND_PLUGIN))).toBe(true);
+  });
+
+  test("deploy-dev's `pulumi up` as pulumi/actions runs it (the CLI alone, downloads left on) and its health check pass", async () => {
+    const steps = jobSteps("deploy.yml", "deploy-dev");
+    const upStep = steps.find((s) => s.id === "up") as Step & { uses?: string; with?: Record<string, string> };
+    expect(upStep.uses).toMatch(/^pulumi\/actions@/);
+    expect(upStep.with?.command).toBe("up");
+    installCommandPlugin();
+    // The desired tag as git would hold it; the local stack deploys from its working copy of the stack file.
+    expect(pulumi("local", ["config", "set", "imageTag", "v2"], { config: true }).status).toBe(0);
+
+    // No PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: the action sets none, so a missing plugin would be downloaded.
+    const env = runnerEnv(stepEnv(upStep, {}));
+    expect("PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION" in env).toBe(false);
+    const up = spawnSync(
+      "pulumi",
+      ["up", "--yes", "--skip-preview", "--color", "never", "-s", "local", "--config-file", LOCAL_STACK.configFile],
+      {
+        cwd: PROJECT_DIR,
+        env,
+        encoding: "utf8",
+        timeout: 240_000,
+      },
+    );
+    expect(up.status === 0 ? "" : `${up.stdout}${up.stderr}`).toBe("");
+    expect(await serving()).toBe("200 v2");
+
+    const url = spawnSync("pulumi", ["stack", "output", "url", "-s", "local"], { cwd: PROJECT_DIR, env, encoding: "utf8" });
+    expect(url.stdout.trim()).toBe(FRONT);
+    const check = steps.find((s) => s.run?.includes("scripts/post-deploy-check.sh"));
+    const health = runStep(check as Step, { url: url.stdout.trim() });
+    expect(health.status === 0 ? "" : health.out).toBe("");
   });
 });
