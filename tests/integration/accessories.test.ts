@@ -45,12 +45,19 @@ async function inStore(script: string): Promise<string> {
   return (await local("docker", ["exec", id, "sh", "-c", script])).stdout.trim();
 }
 
+/** Removes the store and its volume, so that no run sees data an earlier run wrote. */
+async function removeStore(): Promise<void> {
+  await upload(composeFile("cleanup"));
+  await sshRun(composeArgv(DIR, PROJECT, "down", "-v", "--remove-orphans"));
+}
+
 beforeAll(async () => {
   expect((await sshRun(makeDirsArgv(DIR))).code).toBe(0);
+  await removeStore();
 });
 
 afterAll(async () => {
-  await sshRun(composeArgv(DIR, PROJECT, "down", "-v"));
+  await removeStore();
   await sshRun(["rm", "-rf", "--", DIR]);
 });
 
