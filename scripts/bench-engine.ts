@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { shellJoin } from "../infra/quote";
-import { loadDuring } from "./lib/load";
+import { loadAround } from "./lib/load";
 import { localSshArgs } from "./lib/local-target";
 import { PROJECT_DIR, pulumi, pulumiAsync } from "./lib/pulumi";
 
@@ -107,15 +107,14 @@ async function upUnderLoad(tag: string): Promise<UnderLoad> {
   if (set.status !== 0) {
     throw new Error(set.stderr);
   }
-  let finish: () => void = () => undefined;
-  const traffic = loadDuring("http://127.0.0.1:8080/version", LOAD_RPS, new Promise<void>((r) => (finish = r)), 240_000);
-  await new Promise((r) => setTimeout(r, 500));
-  const start = process.hrtime.bigint();
-  const run = await pulumiAsync("local", ["up", "--yes", "--skip-preview"], { config: true });
-  const elapsed = seconds(start);
-  await new Promise((r) => setTimeout(r, 500));
-  finish();
-  const load = await traffic;
+  const {
+    result: [run, elapsed],
+    load,
+  } = await loadAround("http://127.0.0.1:8080/version", LOAD_RPS, async () => {
+    const start = process.hrtime.bigint();
+    const up = await pulumiAsync("local", ["up", "--yes", "--skip-preview"], { config: true });
+    return [up, seconds(start)] as const;
+  });
   const release = JSON.parse(pulumi("local", ["stack", "output", "release", "--json"]).stdout) as {
     previous?: { tag?: string } | null;
     pulled?: boolean;

@@ -92,3 +92,33 @@ export async function loadDuring(
   await Promise.all(pending);
   return report;
 }
+
+/** How long the load runs before `work` starts and after it ends, so both edges are seen. */
+const EDGE_MS = 500;
+
+/** Runs `work` while `rps` GETs a second go to `url`; the load starts before it and ends after it. */
+export async function loadAround<T>(
+  url: string,
+  rps: number,
+  work: () => Promise<T>,
+  maxMs = 240_000,
+): Promise<{ result: T; load: LoadReport }> {
+  let finish: () => void = () => undefined;
+  const traffic = loadDuring(url, rps, new Promise<void>((resolve) => (finish = resolve)), maxMs);
+  const edge = () => new Promise((resolve) => setTimeout(resolve, EDGE_MS));
+  await edge();
+  let result: T;
+  try {
+    result = await work();
+    await edge();
+  } finally {
+    finish();
+  }
+  return { result, load: await traffic };
+}
+
+/** `<status> <body>` of one GET on a fresh connection: what the front serves now. */
+export async function statusAndBody(url: string, timeoutMs = 5000): Promise<string> {
+  const answer = await httpGet(url, {}, timeoutMs);
+  return `${answer.status} ${answer.body.trim()}`;
+}

@@ -12,10 +12,10 @@
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { get } from "node:http";
 import { homedir, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { statusAndBody } from "../../scripts/lib/load";
 import { LOCAL_STACK, PROJECT_DIR, projectPath, pulumi } from "../../scripts/lib/pulumi";
 
 jest.setTimeout(300_000);
@@ -109,17 +109,8 @@ function stepOutputs(): Record<string, string> {
   return Object.fromEntries(lines.filter((l) => l.includes("=")).map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
 }
 
-function serving(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = get(`${FRONT}/version`, { agent: false, timeout: 5000 }, (res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-      res.on("end", () => resolve(`${res.statusCode} ${body.trim()}`));
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-  });
-}
+/** What nginx serves now, on a fresh connection. */
+const serving = (): Promise<string> => statusAndBody(`${FRONT}/version`);
 
 function deploy(tag: string): void {
   expect(pulumi("local", ["config", "set", "imageTag", tag], { config: true }).status).toBe(0);

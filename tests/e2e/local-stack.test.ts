@@ -5,10 +5,9 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { get } from "node:http";
 import { Client } from "pg";
 import { join } from "node:path";
-import { loadDuring, type LoadReport } from "../../scripts/lib/load";
+import { loadAround, statusAndBody, type LoadReport } from "../../scripts/lib/load";
 import { localSshArgs } from "../../scripts/lib/local-target";
 import { PROJECT_DIR, pulumi, pulumiAsync } from "../../scripts/lib/pulumi";
 import { pullEvents } from "../integration/helpers";
@@ -30,17 +29,7 @@ function deployLogLines(): number {
 }
 
 /** What nginx serves now, on a fresh connection (a kept-alive one may be closed by a reload). */
-function serving(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = get(`${FRONT}/version`, { agent: false, timeout: 5000 }, (res) => {
-      let body = "";
-      res.on("data", (chunk: Buffer) => (body += chunk.toString()));
-      res.on("end", () => resolve(`${res.statusCode} ${body.trim()}`));
-    });
-    req.on("timeout", () => req.destroy(new Error("timed out")));
-    req.on("error", reject);
-  });
-}
+const serving = (): Promise<string> => statusAndBody(`${FRONT}/version`);
 
 function setTag(tag: string): void {
   const set = pulumi("local", ["config", "set", "imageTag", tag], { config: true });
@@ -71,14 +60,7 @@ interface UnderLoad {
 /** Runs `work` while GETs go through nginx at RPS; the traffic starts before and ends after it. */
 async function underLoad(work: () => Promise<{ status: number; out: string }>): Promise<UnderLoad> {
   const since = Math.floor(Date.now() / 1000);
-  let finish: (r: { status: number; out: string }) => void = () => undefined;
-  const done = new Promise<{ status: number; out: string }>((resolve) => (finish = resolve));
-  const traffic = loadDuring(`${FRONT}/version`, RPS, done, 240_000);
-  await new Promise((r) => setTimeout(r, 500));
-  const result = await work();
-  await new Promise((r) => setTimeout(r, 500));
-  finish(result);
-  const load = await traffic;
+  const { result, load } = await loadAround(`${FRONT}/version`, RPS, work);
   return { ...result, load, since, until: Math.ceil(Date.now() / 1000) + 1 };
 }
 
