@@ -171,16 +171,16 @@ export interface ReleaseArgs {
 }
 
 /**
- * The deploy command line: dc-release after a check that the host's copy is the procedure this
- * stack uploaded. Image, digest, procedure digest and every setting are in it, so a change of any
- * of them is an in-place update that runs it again.
- */
-/**
  * Stacks deployed by earlier versions hold `triggers` in their state; dropping them from the inputs
  * would be a replace, so they are ignored and the first up after an upgrade stays an update.
  */
 export const LEGACY_TRIGGERS = "triggers";
 
+/**
+ * The deploy command line: dc-release after a check that the host's copy is the procedure this
+ * stack uploaded. Image, digest, procedure digest and every setting are in it, so a change of any
+ * of them is an in-place update that runs it again.
+ */
 export function releaseCommand(target: ReleaseTarget, settings: ReleaseSettings, procedure: string): string {
   return shellJoin(withFileDigest(scriptPath(settings, target.env), sha256(procedure), deployArgv(target, settings)));
 }

@@ -5,6 +5,7 @@
  *   pulumi stack export -s test --show-secrets | tsx scripts/basic-auth-pass.ts test
  * Exit 2 when the export holds no such password (no basic auth on that env).
  */
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { readFileSync } from "node:fs";
 
 interface ExportedResource {
@@ -13,14 +14,12 @@ interface ExportedResource {
   outputs?: Record<string, unknown>;
 }
 
-const SECRET_SIG = "4dabf18193072939515e22adb298388d";
-
 /** A state value as plain text: secrets exported with --show-secrets carry it JSON-encoded in `plaintext`. */
 function plain(value: unknown): string | undefined {
   if (typeof value === "string") {
     return value;
   }
-  if (value !== null && typeof value === "object" && SECRET_SIG in value) {
+  if (value !== null && typeof value === "object" && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig) {
     const text = (value as { plaintext?: unknown }).plaintext;
     if (typeof text === "string") {
       const decoded: unknown = JSON.parse(text);

@@ -3,6 +3,7 @@
  * still wrapped), the one invoke the program may make is answered, and any other call throws.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
 import { ConfigReader, pulumiReader } from "../../stacks/config";
 import { DeepCalmEnvironment } from "../../stacks/environment";
 import { loadConfigSchema } from "../../stacks/schema";
@@ -14,9 +15,6 @@ export const SSH_KEY =
   "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAAtopsecretkeymaterial\n-----END OPENSSH PRIVATE KEY-----\n";
 export const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIBhostkeyhostkeyhostkeyhostkeyhostkey";
 export const RELEASE_SCRIPT = "#!/usr/bin/env bash\necho '{\"ok\":true}'\n";
-
-const SECRET_KEY = "4dabf18193072939515e22adb298388d";
-const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
 
 /** The resource options the engine plans with (the SDK's own included, e.g. @pulumi/command's replaceOnChanges). */
 export interface PlanOptions {
@@ -33,7 +31,7 @@ export interface Recorded {
 }
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
-  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[SECRET_KEY] === SECRET_SIG;
+  return typeof value === "object" && value !== null && (value as Record<string, unknown>)[specialSigKey] === specialSecretSig;
 }
 
 /** Strings found outside secret wrappers, to prove no secret leaks into plain inputs. */
