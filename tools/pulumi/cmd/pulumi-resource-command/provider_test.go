@@ -255,6 +255,26 @@ func TestLogging_LinesAsEphemeralInfoStatus_OutputsAlwaysCaptured_AsCommandOutpu
 	}
 }
 
+func TestRemote_CancelledContextLeavesTheCommandRunning_AsCommandOutputsRun(t *testing.T) {
+	// commandOutputs.go: session.Run(cmd), with no watch of ctx: no signal, the output still read.
+	s := startServer(t, serverOpts{})
+	in := props(map[string]any{"create": "sleep 1; echo finished"})
+	in["connection"] = s.connection(nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(200*time.Millisecond, cancel)
+	started := time.Now()
+	out, err := runRemote(ctx, &logger{ctx: context.Background(), host: &recordingHost{}}, "sleep 1; echo finished", in, outputs{})
+	if err != nil {
+		t.Fatalf("cancelled run: %v", err)
+	}
+	if took := time.Since(started); took < time.Second {
+		t.Fatalf("returned after %v: the command was cut short", took)
+	}
+	if out.stdout != "finished" {
+		t.Fatalf("stdout %q, want the command's own output", out.stdout)
+	}
+}
+
 // 3. Host key: connection.go SSHConfig.
 
 func TestSSH_PinnedHostKeyLimitsHostKeyAlgorithms_AsConnectionSSHConfig(t *testing.T) {

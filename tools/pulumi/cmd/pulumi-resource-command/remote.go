@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -261,15 +260,10 @@ func runRemote(ctx context.Context, lg *logger, line string, in resource.Propert
 	session.Stdout = capt.stdoutWriter()
 	session.Stderr = capt.stderrWriter()
 
-	done := make(chan error, 1)
-	go func() { done <- session.Run(line) }()
-	select {
-	case err = <-done:
-	case <-ctx.Done():
-		_ = session.Signal(ssh.SIGTERM)
-		_ = session.Close()
-		err = errors.Join(ctx.Err(), <-done)
-	}
+	// Upstream runs session.Run(cmd) and never looks at the context again: a cancelled deploy (pulumi
+	// up killed, or interrupted) leaves the remote command running to its end, no signal sent, its
+	// output still read. Release procedures must live with that, so this stand-in does the same.
+	err = session.Run(line)
 	capt.finish()
 	if err != nil {
 		return outputs{}, fmt.Errorf("%w: running %q:\n%s", err, line, capt.combined.String())
