@@ -1,5 +1,6 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { APP_SECRETS_ENV_FILE, SECRET_FILES_DIR, writeSecretFilesArgv } from "./app-secrets";
 import { shellJoin, withFileDigest } from "./quote";
 import { LEGACY_TRIGGERS } from "./release";
 import { sha256 } from "./render";
@@ -76,6 +77,8 @@ export interface ComposeProjectArgs {
   smokeNetrc?: pulumi.Input<string>;
   /** The host release procedure (host/dc-release). */
   releaseScript: string;
+  /** The app's secrets (infra/app-secrets.ts), when the stack declares any: both are secrets. */
+  appSecrets?: { envFile: pulumi.Input<string>; files: pulumi.Input<string> };
 }
 
 /**
@@ -153,6 +156,9 @@ export class ComposeProject extends pulumi.ComponentResource {
       this.authFile = `${this.dir}/smoke.netrc`;
       this.uploads.push(secretFile("smoke-auth", this.authFile, args.smokeNetrc, "0600"));
     }
+    if (args.appSecrets !== undefined) {
+      this.uploads.push(...this.appSecretUploads(name, connection, args.appSecrets, dirs));
+    }
     if (args.composeFile !== undefined) {
       const composeFile = copy("compose-file", `${this.dir}/docker-compose.yml`, args.composeFile);
       const project = composeProjectName(args.env);
@@ -193,5 +199,37 @@ export class ComposeProject extends pulumi.ComponentResource {
       ),
     );
     this.registerOutputs({ dir: this.dir });
+  }
+
+  /**
+   * `app-secrets.env` (0600) and the `secrets/` directory of values that are files: dc-release
+   * hands both to the release. Compose never reads them. Values travel on stdin only.
+   */
+  private appSecretUploads(
+    name: string,
+    connection: Connection,
+    secrets: NonNullable<ComposeProjectArgs["appSecrets"]>,
+    dirs: pulumi.Resource,
+  ): pulumi.Resource[] {
+    const opts = { parent: this, dependsOn: [dirs] };
+    const upload = (role: string, argv: string[], remove: string[], content: pulumi.Input<string>) =>
+      new command.remote.Command(
+        `${name}-${role}`,
+        {
+          connection,
+          create: shellJoin(argv),
+          delete: shellJoin(remove),
+          stdin: pulumi.secret(content),
+          logging: "none",
+          addPreviousOutputInEnv: false,
+        },
+        opts,
+      );
+    const envFile = `${this.dir}/${APP_SECRETS_ENV_FILE}`;
+    const filesDir = `${this.dir}/${SECRET_FILES_DIR}`;
+    return [
+      upload("app-secrets", writeFileArgv(envFile, "0600"), removeFilesArgv(envFile), secrets.envFile),
+      upload("secret-files", writeSecretFilesArgv(filesDir), ["rm", "-rf", "--", filesDir], secrets.files),
+    ];
   }
 }

@@ -12,13 +12,16 @@ export class ConfigValueError extends Error {
   }
 }
 
-/** Shows a value in an error message: secrets are never shown, long values are cut. */
+/**
+ * Shows a value in an error message: secrets are never shown (a missing one says so, which
+ * reveals nothing), long values are cut.
+ */
 export function showValue(value: unknown, secret: boolean): string {
-  if (secret) {
-    return "[secret]";
-  }
   if (value === undefined || value === null) {
     return "(missing)";
+  }
+  if (secret) {
+    return "[secret]";
   }
   const text = typeof value === "string" ? value : JSON.stringify(value);
   const printable = JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);

@@ -55,41 +55,108 @@ export function registryBaseUrl(registry: string): string {
 }
 
 /**
+ * A registry lookup that failed for a reason other than the value itself (the registry is down,
+ * slow, or not a registry). Its message names the key, the registry, the image and what to check.
+ */
+export class RegistryLookupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "RegistryLookupError";
+  }
+}
+
+/** What the user can always do when the registry cannot be asked. */
+const PIN_HINT = "or pin the digest with imageDigest";
+
+/** One request to the registry; a timeout or a network failure becomes a RegistryLookupError. */
+async function registryRequest(registry: string, ref: string, url: string | URL, init: RequestInit, timeoutMs: number): Promise<Response> {
+  try {
+    return await fetch(url, { ...init, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    // fetch fails with a DOMException TimeoutError, or a TypeError whose cause holds the system error.
+    const name = (err as Error).name;
+    const code = ((err as { cause?: { code?: unknown } }).cause?.code as string | undefined) ?? (err as Error).message;
+    const what =
+      name === "TimeoutError" || name === "AbortError" ? `did not answer within ${timeoutMs / 1000} s` : `could not be reached (${code})`;
+    throw new RegistryLookupError(
+      `imageRegistry: ${showValue(registry, false)} ${what} when asked for ${ref}; check that the registry is up and that ` +
+        `this machine reaches ${registryBaseUrl(registry)}, ${PIN_HINT}`,
+    );
+  }
+}
+
+/** The refusal for an answer without a digest: a missing tag, a refused repository, or a broken registry. */
+function lookupFailure(registry: string, repository: string, tag: string, status: number): Error {
+  const ref = imageReference(registry, repository, tag);
+  if (status === 404) {
+    return new ConfigValueError(
+      "imageTag",
+      showValue(tag, false),
+      `use a tag that ${registry}/${repository} has: the registry has no ${ref} (404); push the image first, or check imageRepository`,
+    );
+  }
+  if (status === 401 || status === 403) {
+    return new ConfigValueError(
+      "imageRepository",
+      showValue(repository, false),
+      `use a repository that ${registry} lets anyone pull: it refused ${ref} (${status}); check the name, ${PIN_HINT} for a private image`,
+    );
+  }
+  return new RegistryLookupError(
+    `imageRegistry: ${showValue(registry, false)} answered ${status} without a digest when asked for ${ref}; ` +
+      `check that it is a Docker registry (Registry HTTP API v2) and try again, ${PIN_HINT}`,
+  );
+}
+
+/**
  * Reads a tag's digest through the Registry HTTP API (HEAD on the manifest), taking an anonymous
- * bearer token when the registry asks for one (GHCR does for public images).
+ * bearer token when the registry asks for one (GHCR does for public images). Every failure is a
+ * ConfigValueError (the tag or repository is not there) or a RegistryLookupError (the registry
+ * could not be asked), each a one-line message.
  */
 export async function resolveRegistryDigest(registry: string, repository: string, tag: string, timeoutMs = 10_000): Promise<string> {
+  const ref = imageReference(registry, repository, tag);
   const url = `${registryBaseUrl(registry)}/v2/${repository}/manifests/${tag}`;
   const head = (authorization?: string) =>
-    fetch(url, {
-      method: "HEAD",
-      headers: { Accept: MANIFEST_TYPES, ...(authorization ? { Authorization: authorization } : {}) },
-      signal: AbortSignal.timeout(timeoutMs),
-    });
+    registryRequest(
+      registry,
+      ref,
+      url,
+      { method: "HEAD", headers: { Accept: MANIFEST_TYPES, ...(authorization ? { Authorization: authorization } : {}) } },
+      timeoutMs,
+    );
   let res = await head();
   const challenge = res.headers.get("www-authenticate");
   if (res.status === 401 && challenge?.startsWith("Bearer ")) {
-    res = await head(`Bearer ${await anonymousToken(challenge, repository, timeoutMs)}`);
+    res = await head(`Bearer ${await anonymousToken(registry, ref, challenge, repository, timeoutMs)}`);
   }
   const digest = res.headers.get("docker-content-digest");
   if (!res.ok || digest === null || !DIGEST.test(digest)) {
-    throw new Error(
-      `cannot resolve ${imageReference(registry, repository, tag)}: the registry answered ${res.status}${digest ? "" : " without a digest"}`,
-    );
+    throw lookupFailure(registry, repository, tag, res.status);
   }
   return digest;
 }
 
-async function anonymousToken(challenge: string, repository: string, timeoutMs: number): Promise<string> {
+async function anonymousToken(registry: string, ref: string, challenge: string, repository: string, timeoutMs: number): Promise<string> {
   const params = Object.fromEntries([...challenge.matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-  const realm = new URL(params.realm ?? "");
+  const refused = (why: string) =>
+    new RegistryLookupError(
+      `imageRegistry: ${showValue(registry, false)} gave no anonymous pull token for ${ref} (${why}); ` +
+        `check imageRegistry and imageRepository, ${PIN_HINT} for a private image`,
+    );
+  let realm: URL;
+  try {
+    realm = new URL(params.realm ?? "");
+  } catch {
+    throw refused("its challenge names no token URL");
+  }
   realm.searchParams.set("service", params.service ?? "");
   realm.searchParams.set("scope", params.scope ?? `repository:${repository}:pull`);
-  const res = await fetch(realm, { signal: AbortSignal.timeout(timeoutMs) });
-  const body = (await res.json()) as { token?: string; access_token?: string };
+  const res = await registryRequest(registry, ref, realm, {}, timeoutMs);
+  const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
   const token = body.token ?? body.access_token;
   if (!res.ok || !token) {
-    throw new Error(`the registry refused an anonymous pull token (${res.status})`);
+    throw refused(`${res.status}`);
   }
   return token;
 }
@@ -143,6 +210,8 @@ export class Image extends pulumi.ComponentResource {
       case "config":
         return pulumi.output(args.digest).apply((d) => validateFor(this, () => imageDigest("imageDigest", d)));
       case "registry":
+        // The program looks the digest up in preflight (stacks/preflight.ts) and passes it as "config": a
+        // failure in here would reach the user inside the SDK's "error serializing property" with a trace.
         return parts.apply((p) => resolveRegistryDigest(p.registry, p.repository, p.tag.tag));
       case "docker":
         return docker

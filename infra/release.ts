@@ -16,6 +16,8 @@ export interface ReleaseSettings {
   drainSeconds: number;
   /** Seconds the old release stays running after a switch, so a rollback is only an nginx switch. */
   warmSeconds: number;
+  /** Seconds after the switch the new release is watched while the old one is warm; 0 = off. */
+  bakeSeconds: number;
   /** Release images kept on the host, so rolling back to them needs no pull. */
   keepReleases: number;
   /** Run in a one-off container before the switch; empty for none. */
@@ -60,6 +62,8 @@ export function settingsArgv(s: ReleaseSettings): string[] {
     String(s.drainSeconds),
     "--warm",
     String(s.warmSeconds),
+    "--bake",
+    String(s.bakeSeconds),
     "--keep",
     String(s.keepReleases),
     "--stop-timeout",

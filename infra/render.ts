@@ -91,7 +91,7 @@ export function renderEnvFile(entries: Record<string, string>): string {
         throw new ConfigValueError(
           `appEnvironment.${key}`,
           "[redacted]",
-          "values cannot contain newlines, quotes, $, #, \\ or leading/trailing spaces",
+          "values cannot contain newlines, quotes, $, #, \\ or leading/trailing spaces (compose reads .env too); put secrets and such values in appSecrets",
         );
       }
       return `${key}=${value}\n`;
@@ -122,11 +122,15 @@ export interface NginxSite {
 export function renderNginxSite(site: NginxSite): string {
   const dir = `${site.root}/${site.env}/nginx`;
   const auth = site.basicAuth ? [`    auth_basic "deep-calm ${site.env}";`, `    auth_basic_user_file ${dir}/htpasswd;`] : [];
+  const logFormat = accessLogFormatName(dir);
   return [
     "# Rendered by deep-calm-deploy; edits are overwritten on the next `pulumi up`.",
+    "# What dc-release's bake reads after a switch: when, status, which release answered, how long.",
+    `log_format ${logFormat} '$msec $status $upstream_addr $request_time';`,
     "server {",
     `  listen ${site.listen};`,
     `  server_name ${site.serverName};`,
+    `  access_log ${dir}/access.log ${logFormat};`,
     "  open_file_cache off;",
     '  set $deep_calm_port "";',
     ...site.ports.map((port) => `  if (-f ${dir}/live/${port}) { set $deep_calm_port ${port}; }`),
@@ -142,6 +146,15 @@ export function renderNginxSite(site: NginxSite): string {
     "}",
     "",
   ].join("\n");
+}
+
+/**
+ * log_format names are global to nginx's http block, and every env's site is included there: the
+ * name carries the env and a hash of its directory, so two roots holding the same env name never
+ * clash.
+ */
+export function accessLogFormatName(siteDir: string): string {
+  return `deep_calm_${sha256(siteDir).slice(0, 12)}`;
 }
 
 /**

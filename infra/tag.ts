@@ -27,12 +27,53 @@ const PR = /^pr-([1-9]\d{0,8})$/;
 const BRANCH = /^[a-z0-9][a-z0-9._-]*$/;
 
 export const TAG_RULES =
-  "use sha-<7..40 hex>, vX.Y.Z, X.Y.Z, X.Y, pr-<n>, <branch>-<7 hex> or a branch name (a-z 0-9 . _ -), at most 128 characters; 'latest' is not a release";
+  "use sha-<7..40 hex>, vX.Y.Z, X.Y.Z, X.Y, pr-<n>, <branch>-<7 hex> or a branch name (a-z 0-9 . _ -), at most 128 characters";
+
+/** A character as an error message names it: invisible ones by name, the others quoted. */
+function characterName(c: string): string {
+  const names: Record<string, string> = { " ": "a space", "\n": "a newline", "\r": "a carriage return", "\t": "a tab" };
+  return names[c] ?? JSON.stringify(c);
+}
+
+/** The words "a", "b" or "c". */
+function either(items: string[]): string {
+  return items.length < 2 ? (items[0] ?? "") : `${items.slice(0, -1).join(", ")} or ${items[items.length - 1]}`;
+}
+
+/**
+ * Why this value in particular is not a tag, said after the rules: the rules alone leave the user
+ * to find which one the value breaks.
+ */
+export function tagHint(value: unknown): string {
+  if (value === undefined || value === null || value === "") {
+    return "set the release to deploy: pulumi config set imageTag v1.2.3";
+  }
+  if (typeof value !== "string") {
+    return `a tag is a string, not a ${typeof value}: quote it`;
+  }
+  if (value === "latest") {
+    return "'latest' is not a release, it moves with every build: name the release, e.g. sha-<commit> or vX.Y.Z";
+  }
+  if (value.length > 128) {
+    return `this one has ${value.length} characters`;
+  }
+  const refused = [...new Set(value.match(/[^A-Za-z0-9_.-]/g) ?? [])];
+  if (refused.length > 0) {
+    return `a tag cannot contain ${either(refused.map(characterName))}`;
+  }
+  if (/^[.-]/.test(value)) {
+    return "a tag starts with a letter or a digit";
+  }
+  if (/[A-Z]/.test(value)) {
+    return "the app repository's tags are lowercase";
+  }
+  return value.startsWith("sha-") ? "sha- is followed by 7 to 40 hex digits of a commit" : "it has none of these forms";
+}
 
 /** Parses a tag or throws a ConfigValueError naming `key`. */
 export function parseImageTag(key: string, value: unknown): ImageTag {
   const fail = (): never => {
-    throw new ConfigValueError(key, showValue(value, false), TAG_RULES);
+    throw new ConfigValueError(key, showValue(value, false), `${TAG_RULES}; ${tagHint(value)}`);
   };
   if (typeof value !== "string" || !DOCKER_TAG.test(value) || value === "latest") {
     return fail();

@@ -117,12 +117,41 @@ export function hostKey(key: string, value: unknown): string {
   return value.trim();
 }
 
-export function privateKey(key: string, value: unknown): string {
+/** What is wrong with a would-be private key, said without showing any of it. */
+function privateKeyFault(value: unknown): string {
+  if (value === undefined || value === null) {
+    return "it is not set";
+  }
+  if (typeof value !== "string" || value.trim() === "") {
+    return "it is empty";
+  }
+  if (/^(ssh-|ecdsa-)/.test(value.trim())) {
+    return "it holds a public key; the private key is the file without .pub";
+  }
+  if (!/-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(value)) {
+    return "it has no -----BEGIN ... PRIVATE KEY----- line";
+  }
+  return "it is cut off: the key between its -----BEGIN and -----END ... PRIVATE KEY----- lines is missing";
+}
+
+/**
+ * The deploy key, from the secret `key`, or from the file `path` (then the path is shown, never
+ * the content). Either way the message says what is wrong with it without showing any of it.
+ */
+export function privateKey(key: string, value: unknown, path?: string): string {
   if (
     typeof value !== "string" ||
     !/^-----BEGIN [A-Z ]*PRIVATE KEY-----\r?\n[\s\S]+-----END [A-Z ]*PRIVATE KEY-----\s*$/.test(value.trim() + "\n")
   ) {
-    reject(key, value, "set it with `pulumi config set --secret <key> < ~/.ssh/deploy_key` (a PEM/OpenSSH private key)", true);
+    if (path !== undefined) {
+      reject(key, path, `name a file holding a PEM/OpenSSH private key; ${privateKeyFault(value)}`);
+    }
+    reject(
+      key,
+      value,
+      `use a PEM/OpenSSH private key: \`pulumi config set --secret ${key} < ~/.ssh/deploy_key\`, or name its file in sshPrivateKeyPath; ${privateKeyFault(value)}`,
+      true,
+    );
   }
   return value;
 }

@@ -3,7 +3,8 @@
  * JSON. Targets: a no-op `pulumi up` <= 5 s; `pulumi up` v1 -> v2 <= the release procedure alone
  * (dc-release over SSH, same switch) + 4 s; `pulumi up` of a tag change, a rollback and two bad
  * releases under load through nginx: 0 failed requests (with the longest gap between answers and
- * the time). Also the engine install time with warm caches and, with --cold
+ * the time); a release that crashes after the switch: the bake switches back within 1 s of the
+ * first failed request, so at most one second of requests fails. Also the engine install time with warm caches and, with --cold
  * (`npm run bench:engine -- --cold`), from empty caches.
  * Needs the local target, the demo images and the engine (npm run demo sets them all up).
  */
@@ -72,6 +73,9 @@ function releaseAlone(tag: string): number {
     "0.5",
     "--warm",
     "60",
+    // The stack's own bake, so both wait it out alike.
+    "--bake",
+    stackBakeSeconds(),
     "--migrate",
     "/bin/migrate",
     "--public-url",
@@ -86,6 +90,11 @@ function releaseAlone(tag: string): number {
   });
 }
 
+function stackBakeSeconds(): string {
+  const get = pulumi("local", ["config", "get", "bakeSeconds"], { config: true });
+  return get.status === 0 && get.stdout.trim() !== "" ? get.stdout.trim() : "10";
+}
+
 /** Requests a second through nginx during the deploys under load. */
 const LOAD_RPS = 120;
 
@@ -95,6 +104,8 @@ interface UnderLoad {
   sent: number;
   failed: number;
   longestGapMs: number;
+  /** From the first failed request sent to the first good one after the last failure. */
+  failureWindowMs: number;
   failures: string[];
   /** From the stack's release output after the up (a failed up leaves the previous one). */
   previousTag: string | null;
@@ -125,6 +136,7 @@ async function upUnderLoad(tag: string): Promise<UnderLoad> {
     sent: load.sent,
     failed: load.failed,
     longestGapMs: load.longestGapMs,
+    failureWindowMs: load.failureWindowMs,
     failures: load.failures.slice(0, 5),
     previousTag: release.previous?.tag ?? null,
     pulled: release.pulled ?? null,
@@ -201,13 +213,23 @@ async function deploysUnderLoad(): Promise<Record<string, unknown>> {
   const badCrash = await upUnderLoad("bad-crash");
   const badUnhealthy = await upUnderLoad("bad-unhealthy");
   up("v1");
+  // Passes the gate, then crashes 3 s after it starts, while pulumi up is in the bake.
+  const bakeLateCrash = await upUnderLoad("bad-late-crash");
+  up("v1");
   const runs = { tagChange, rollback, badCrash, badUnhealthy };
   const failed = Object.values(runs).reduce((n, r) => n + r.failed, 0);
   return {
     rps: LOAD_RPS,
     ...runs,
+    bakeLateCrash,
     failedRequests: { value: failed, target: 0, met: failed === 0 },
-    expectedOutcomes: tagChange.ok && rollback.ok && !badCrash.ok && !badUnhealthy.ok && rollback.pulled === false,
+    bakeSwitchBackWithin1sOfFirstFailure: {
+      value: bakeLateCrash.failureWindowMs,
+      target: 1000,
+      met: bakeLateCrash.failed > 0 && bakeLateCrash.failureWindowMs <= 1000,
+    },
+    bakeFailedAtMostOneSecondOfRequests: { value: bakeLateCrash.failed, target: LOAD_RPS, met: bakeLateCrash.failed <= LOAD_RPS },
+    expectedOutcomes: tagChange.ok && rollback.ok && !badCrash.ok && !badUnhealthy.ok && !bakeLateCrash.ok && rollback.pulled === false,
   };
 }
 

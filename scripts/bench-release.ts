@@ -12,13 +12,14 @@ import path from "node:path";
 import { shellJoin, type Argv } from "../infra/quote";
 import { parseReleaseResult, type ReleaseResult } from "../infra/release";
 import { renderNginxSite } from "../infra/render";
+import { failureWindow } from "./lib/load";
 import { localSshArgs } from "./lib/local-target";
 import { PROJECT_DIR } from "./lib/pulumi";
 
 const SOURCE_REPOSITORY = "127.0.0.1:5000/deep-calm";
 // The bench's own copies: other sessions rebuild the demo tags at any time, these stay put for the run.
 const REPOSITORY = "127.0.0.1:5000/deep-calm-bench";
-const BENCH_TAGS: readonly string[] = ["v1", "v2", "bad-unhealthy"];
+const BENCH_TAGS: readonly string[] = ["v1", "v2", "bad-unhealthy", "bad-late-crash"];
 // Releases new to the host, like every real deploy: v2 with its own version (hence digest) each.
 const NEW_RELEASES: readonly string[] = ["v2", "v2b", "v2c", "v2d", "v2e"];
 const RPS = Number(process.env.BENCH_RPS ?? 500);
@@ -139,6 +140,7 @@ interface DcReleaseJson extends ReleaseResult {
   reused?: boolean;
   servingAfterMs?: number | null;
   phases?: Record<string, number>;
+  bake?: { seconds: number; verdict: string | null; watchedMs: number; requests: number; errors: number };
 }
 
 /** What one switch reports besides its timing: dc-release's answer (see pick), or compose's exit code. */
@@ -152,6 +154,7 @@ interface SwitchOutcome {
   hostDurationMs?: number;
   hostServingAfterMs?: number | null;
   phases?: Record<string, number>;
+  bake?: DcReleaseJson["bake"];
 }
 
 /** A switch to a release answering `body` on /version: `prepare` runs untimed, `run` is the switch. */
@@ -180,6 +183,8 @@ interface Figures {
   failed: number;
   failures: Record<string, number>;
   failedSentMsAfterSwitchStart: [number, number] | null;
+  /** From the sending of the first failed request to that of the first good one after the last failure. */
+  failureWindowMs: number;
   longestGapMs: number;
   timeToServeMs: number | null;
   switchCommandMs: number | null;
@@ -216,6 +221,7 @@ function figures(load: Load, switches: readonly Switch[]): Figures {
     failed,
     failures,
     failedSentMsAfterSwitchStart: failedAt.length ? [Math.min(...failedAt), Math.max(...failedAt)] : null,
+    failureWindowMs: Math.round(failureWindow(load.results.map((r) => [r.sentAt, r.status === 200] as const))),
     longestGapMs: Math.round(gap),
     timeToServeMs: median(each.map((e) => e.timeToServeMs)),
     switchCommandMs: median(each.map((e) => e.switchCommandMs)),
@@ -465,7 +471,9 @@ async function oursTeardown(): Promise<void> {
 const imageArgs = (tag: string): string[] => ["--image", `${REPOSITORY}:${tag}`, "--digest", digests[tag]];
 
 async function release(args: readonly string[], pooled = true): Promise<{ json: DcReleaseJson; ms: number }> {
-  const r = await ssh(["bash", `${envDir}/dc-release`, ...args, ...common], { pooled });
+  // The bake is off (most scenarios keep a 0.5 s warm period) unless a scenario watches it.
+  const bake = args.includes("--bake") ? [] : ["--bake", "0"];
+  const r = await ssh(["bash", `${envDir}/dc-release`, ...args, ...bake, ...common], { pooled });
   try {
     return { json: parseReleaseResult(r.stdout) as DcReleaseJson, ms: r.ms };
   } catch (e) {
@@ -482,6 +490,7 @@ const pick = (j: DcReleaseJson): SwitchOutcome => ({
   hostDurationMs: j.durationMs,
   hostServingAfterMs: j.servingAfterMs,
   phases: j.phases,
+  bake: j.bake,
 });
 
 interface FreshRollback {
@@ -536,7 +545,7 @@ interface Report {
   /** For comparison: one docker run that pulls the image itself (what dc-release runs). */
   dockerRunPullFloor?: FloorFigures;
   compose?: { v1ToV2: Figures };
-  ours?: { v1ToV2: Figures; rollbackWarm: Figures; badRelease: Figures; rollbackAfterWarm: Figures };
+  ours?: { v1ToV2: Figures; rollbackWarm: Figures; badRelease: Figures; rollbackAfterWarm: Figures; bakeLateCrash: Figures };
   oursFreshSshRollbackWarm?: FreshRollback[];
   ratios?: {
     composeTimeToServeVsFloor: number | null;
@@ -625,7 +634,15 @@ async function main(): Promise<void> {
   const rollbackAfterWarm = await scenario("ours rollback after the warm period", url, [
     { body: newest, run: async () => pick((await release(["rollback", "--warm", "0", ...PATIENT])).json) },
   ]);
-  report.ours = { v1ToV2, rollbackWarm, badRelease, rollbackAfterWarm };
+  // A release that passes the gate and the smoke checks, then crashes 3 s after it starts (past the
+  // switch, while the newest release is still warm): the bake must switch back within a second.
+  const bakeLateCrash = await scenario("ours bake: a release that crashes 3 s after it starts", url, [
+    {
+      body: newest,
+      run: async () => pick((await release(["deploy", ...imageArgs("bad-late-crash"), "--warm", "60", "--bake", "6", ...PATIENT])).json),
+    },
+  ]);
+  report.ours = { v1ToV2, rollbackWarm, badRelease, rollbackAfterWarm, bakeLateCrash };
   const middleOf = (runs: (Floor & { tag: string })[]) =>
     [...runs].sort((a, b) => a.totalMs - b.totalMs)[Math.floor((runs.length - 1) / 2)];
   const middle = middleOf(floors);
@@ -653,6 +670,7 @@ async function main(): Promise<void> {
     all(rollbackWarm, (e) => e.ok === true && e.reused === true) &&
     all(rollbackAfterWarm, (e) => e.ok === true && e.pulled === false) &&
     all(badRelease, (e) => e.exitCode === 1) &&
+    all(bakeLateCrash, (e) => e.exitCode === 1 && e.bake?.verdict === "failed" && bakeLateCrash.failed > 0) &&
     all(composeV1ToV2, (e) => e.exitCode === 0);
   report.targets = {
     zeroFailedV1ToV2: v1ToV2.failed === 0 && v1ToV2.requests >= 10000,
@@ -662,6 +680,10 @@ async function main(): Promise<void> {
     timeToServeWithin1_1xFloor: v1ToV2.timeToServeMs !== null && v1ToV2.timeToServeMs <= 1.1 * floor,
     rollbackWarmWithin200ms: rollbackWarm.timeToServeMs !== null && rollbackWarm.timeToServeMs <= 200,
     rollbackColdWithin1s: rollbackAfterWarm.timeToServeMs !== null && rollbackAfterWarm.timeToServeMs <= 1000,
+    // Detection and the switch back within 1 s of the first failed request...
+    bakeSwitchBackWithin1sOfFirstFailure: bakeLateCrash.failed > 0 && bakeLateCrash.failureWindowMs <= 1000,
+    // ...so no more requests fail than arrive in that second.
+    bakeFailedAtMostOneSecondOfRequests: bakeLateCrash.failed <= RPS,
   };
   report.finishedAt = new Date().toISOString();
   // Closes the pooled master connection.

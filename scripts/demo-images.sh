@@ -13,10 +13,11 @@ BUSYBOX=/bin/busybox
 CONTEXT="" # temporary build context, removed on exit
 
 # tag -> DEMO_MODE baked into that image; each tag has its own config, hence its own digest.
-TAGS=(v1 v2 v3 bad-crash bad-unhealthy bad-slow bad-hang bad-migrate)
+TAGS=(v1 v2 v3 bad-crash bad-unhealthy bad-slow bad-hang bad-migrate bad-late-crash bad-late-errors)
 declare -A MODES=(
   [v1]=ok [v2]=ok [v3]=ok
   [bad-crash]=crash [bad-unhealthy]=unhealthy [bad-slow]=slow [bad-hang]=hang [bad-migrate]=migrate-fail
+  [bad-late-crash]=late-crash [bad-late-errors]=late-errors
 )
 
 die() { printf 'demo-images: %s\n' "$*" >&2; exit 1; }

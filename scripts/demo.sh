@@ -37,6 +37,5 @@ deploy v2
 step "serving through nginx"
 curl -fsS --max-time 5 http://127.0.0.1:8080/version
 step "deployment log (recorded by pulumi up itself)"
-DEEP_CALM_DB_SCHEMA="$(pulumi config get -s local --config-file "$LOCAL_CONFIG" deploymentLogSchema)" \
-  npx tsx scripts/history.ts local --limit 5
+npx tsx scripts/history.ts local --limit 5
 printf '\n\ndone in %ss\n' "$(($(date +%s) - started))"

@@ -1,9 +1,12 @@
 /**
  * One-command rollback: `npm run rollback -- <stack> [--to <tag>]`.
- * Finds the previous good release unless --to names one: from the deployment log in Postgres
- * when the stack has one (the newest success or rolled_back row of another tag), else from the
- * stack's history (the newest successful update that ran another tag). Then runs `pulumi up`
- * with it: a rollback is a deploy of an older tag, health-gated like any other.
+ * Finds the previous good release unless --to names one, only among the releases since the env
+ * was last created on its host (dc-release's `created`, in the stack's `release` output): a
+ * release from before a `pulumi destroy` is nothing to go back to. From the deployment log in
+ * Postgres when the stack has one (the newest success or rolled_back row of another tag), else
+ * from the stack's history (the newest successful update that ran another tag). Then runs
+ * `pulumi up` with it: a rollback is a deploy of an older tag, health-gated like any other.
+ * With nothing to go back to it says so, changes nothing and exits 1.
  */
 import { DeploymentLog } from "../infra/deployment-log/log";
 import { StoredDeployment } from "../infra/deployment-log/record";
@@ -19,17 +22,38 @@ export interface HistoryEntry {
   kind: string;
   result: string;
   startTime?: string | number;
+  endTime?: string | number;
   config?: Record<string, { value?: string; secret?: boolean } | string>;
 }
+
+/** Exit code when there is nothing to go back to (as dc-release rollback). */
+export const NOTHING_TO_ROLL_BACK = 1;
 
 function tagOf(entry: HistoryEntry): string | undefined {
   const value = entry.config?.[`${PROJECT}:imageTag`];
   return typeof value === "string" ? value : value?.value;
 }
 
-/** The tag to return to: newest first, the first successful update that ran another tag. */
-export function previousGoodTag(history: HistoryEntry[], current: string): string | undefined {
+function millis(time: string | number | undefined): number | undefined {
+  const ms = typeof time === "number" ? time * (time < 1e12 ? 1000 : 1) : Date.parse(time ?? "");
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+/**
+ * The tag to return to: newest first, the first successful update that ran another tag, within
+ * the env's lifetime: nothing before the last destroy, nor what ended before `created` (the
+ * history keeps whole seconds, so `created` is taken to its second).
+ */
+export function previousGoodTag(history: HistoryEntry[], current: string, created?: string): string | undefined {
+  const since = created === undefined ? undefined : Math.floor(Date.parse(created) / 1000) * 1000;
   for (const entry of history) {
+    if (entry.kind === "destroy") {
+      return undefined;
+    }
+    const ended = millis(entry.endTime ?? entry.startTime);
+    if (since !== undefined && ended !== undefined && ended < since) {
+      return undefined;
+    }
     const tag = tagOf(entry);
     if (entry.kind === "update" && entry.result === "succeeded" && tag !== undefined && tag !== "" && tag !== current) {
       return tag;
@@ -38,13 +62,23 @@ export function previousGoodTag(history: HistoryEntry[], current: string): strin
   return undefined;
 }
 
+/** When the env was last created, from the stack's `release` output (dc-release's result line). */
+export function createdFromRelease(releaseJson: string): string | undefined {
+  try {
+    const created = (JSON.parse(releaseJson) as { created?: unknown }).created;
+    return typeof created === "string" && !Number.isNaN(Date.parse(created)) ? created : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The same rule over the deployment log's rows (newest first). */
 export function previousGoodFromLog(rows: Pick<StoredDeployment, "tag" | "status">[], current: string): string | undefined {
   return rows.find((r) => (r.status === "success" || r.status === "rolled_back") && r.tag !== "" && r.tag !== current)?.tag;
 }
 
 /** From Postgres when the stack records there; undefined (with why) to fall back to stack history. */
-async function fromDeploymentLog(stack: string, env: string, current: string): Promise<{ tag?: string; note: string }> {
+async function fromDeploymentLog(stack: string, env: string, current: string, created?: string): Promise<{ tag?: string; note: string }> {
   const url = pulumi(stack, ["config", "get", "deploymentLogDatabaseUrl"], { config: true });
   const databaseUrl = url.status === 0 ? url.stdout.trim() : "";
   if (databaseUrl === "") {
@@ -53,7 +87,7 @@ async function fromDeploymentLog(stack: string, env: string, current: string): P
   const schema = pulumi(stack, ["config", "get", "deploymentLogSchema"], { config: true }).stdout.trim();
   try {
     const log = new DeploymentLog({ databaseUrl, ...(schema === "" ? {} : { schema }) });
-    const tag = previousGoodFromLog(await log.history({ env, limit: 200 }), current);
+    const tag = previousGoodFromLog(await log.history({ env, limit: 200, ...(created ? { since: created } : {}) }), current);
     return tag === undefined
       ? { note: "the deployment log has no earlier good release; using the stack's history" }
       : { tag, note: "from the deployment log" };
@@ -77,24 +111,52 @@ export function parseArgs(argv: string[]): { stack: string; to?: string } {
   throw new Error(`unexpected arguments: ${rest.join(" ")}; usage: npm run rollback -- <stack> [--to <tag>]`);
 }
 
+/** The env's lifetime as the host reported it at the stack's last `pulumi up`; undefined: no release. */
+function hostRelease(stack: string): { created?: string } | undefined {
+  const output = pulumi(stack, ["stack", "output", "release", "--json"]);
+  const text = output.stdout.trim();
+  if (output.status !== 0 || text === "" || text === "null" || text === "{}") {
+    return undefined;
+  }
+  const created = createdFromRelease(text);
+  return created === undefined ? {} : { created };
+}
+
+/** The previous good release of the env's lifetime, or the plain reason there is none. */
+async function previousGood(stack: string, current: string): Promise<{ tag?: string; none?: string }> {
+  const release = hostRelease(stack);
+  if (release === undefined) {
+    return { none: `${stack} has no release on its host (never deployed, or destroyed)` };
+  }
+  const { created } = release;
+  const since = created === undefined ? "" : ` since its env was created on the host at ${created}`;
+  console.log(`previous good release: looking${since || " in the whole history (the host does not say when the env was created)"}`);
+  const logged = await fromDeploymentLog(stack, profileFor(stack).env, current, created);
+  console.log(`previous good release: ${logged.note}`);
+  if (logged.tag !== undefined) {
+    return { tag: logged.tag };
+  }
+  const history = pulumi(stack, ["stack", "history", "--output", "json", "--page-size", "50"]);
+  if (history.status !== 0) {
+    throw new Error(`cannot read the history of ${stack}: ${history.stderr.trim()}`);
+  }
+  const tag = previousGoodTag(JSON.parse(history.stdout) as HistoryEntry[], current, created);
+  return tag === undefined ? { none: `${stack} has served no release but ${current || "its current one"}${since}` } : { tag };
+}
+
 async function main(): Promise<number> {
   const { stack, to } = parseArgs(process.argv.slice(2));
   const current = pulumi(stack, ["config", "get", "imageTag"], { config: true }).stdout.trim();
   let target = to;
   if (target === undefined) {
-    const logged = await fromDeploymentLog(stack, profileFor(stack).env, current);
-    console.log(`previous good release: ${logged.note}`);
-    target = logged.tag;
-  }
-  if (target === undefined) {
-    const history = pulumi(stack, ["stack", "history", "--output", "json", "--page-size", "50"]);
-    if (history.status !== 0) {
-      throw new Error(`cannot read the history of ${stack}: ${history.stderr.trim()}`);
+    const found = await previousGood(stack, current);
+    if (found.tag === undefined) {
+      console.error(
+        `nothing to roll back to: ${found.none ?? stack}; nothing changed. To deploy another release anyway: npm run rollback -- ${stack} --to <tag>`,
+      );
+      return NOTHING_TO_ROLL_BACK;
     }
-    target = previousGoodTag(JSON.parse(history.stdout) as HistoryEntry[], current);
-    if (target === undefined) {
-      throw new Error(`${stack} has no earlier successful release than ${current} in its history; name one with --to <tag>`);
-    }
+    target = found.tag;
   }
   if (target === current) {
     console.log(`${stack} already runs ${current}; running pulumi up to make sure it is the serving release`);

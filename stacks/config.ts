@@ -78,7 +78,7 @@ export function loadPrivateKey(
     return v.privateKey("sshPrivateKey", inline);
   }
   if (typeof path === "string" && path !== "") {
-    return v.privateKey("sshPrivateKeyPath", fileContent("sshPrivateKeyPath", path, readFile));
+    return v.privateKey("sshPrivateKeyPath", fileContent("sshPrivateKeyPath", path, readFile), path);
   }
   return v.privateKey("sshPrivateKey", undefined);
 }
@@ -163,6 +163,19 @@ function serverName(key: string, value: unknown): string {
   return value;
 }
 
+/** The bake can only go back to an old release that still runs: it never outlasts the warm period. */
+function bakeSeconds(value: unknown, warmSeconds: number): number {
+  const seconds = v.secondsIn("bakeSeconds", value, 0, 3600);
+  if (seconds > warmSeconds) {
+    throw new ConfigValueError(
+      "bakeSeconds",
+      showValue(value, false),
+      `use at most warmSeconds (${warmSeconds}): the old release must still run to go back to`,
+    );
+  }
+  return seconds;
+}
+
 function environmentEntries(key: string, value: unknown): Record<string, string> {
   const entries = stringList(key, value, (k, e) => {
     if (typeof e !== "string" || !/^[A-Z_][A-Z0-9_]*=/.test(e)) {
@@ -211,6 +224,7 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
   const accessories = bool("accessories", get("accessories"));
   const pushToDeploy = bool("pushToDeploy", get("pushToDeploy"));
   const root = v.absoluteDir("hostRoot", get("hostRoot"));
+  const warmSeconds = v.secondsIn("warmSeconds", get("warmSeconds"), 0, 86400);
   return {
     profile,
     image: {
@@ -239,7 +253,8 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
       healthIntervalSeconds: v.secondsIn("healthInterval", get("healthInterval"), 0.05, 60),
       healthTimeoutSeconds: v.secondsIn("healthTimeout", get("healthTimeout"), 0.1, 60),
       drainSeconds: v.secondsIn("drainSeconds", get("drainSeconds"), 0, 600),
-      warmSeconds: v.secondsIn("warmSeconds", get("warmSeconds"), 0, 86400),
+      warmSeconds,
+      bakeSeconds: bakeSeconds(get("bakeSeconds"), warmSeconds),
       keepReleases: v.integerIn("keepReleases", get("keepReleases"), 2, 50),
       migrateCommand: v.containerCommand("migrateCommand", get("migrateCommand", "")),
       migrateTimeoutSeconds: v.secondsIn("migrateTimeout", get("migrateTimeout"), 1, 86400),

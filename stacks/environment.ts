@@ -2,6 +2,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { AppSecretsConfig, appSecretUploads } from "../infra/app-secrets";
 import { ComposeProject } from "../infra/compose";
 import { validateFor } from "../infra/errors";
 import { AppRepoFiles, GithubEnvironment } from "../infra/github";
@@ -29,13 +30,20 @@ export interface EnvironmentArgs {
   releaseScript?: string;
   /** Secret keys that are set but stored in plain text; any is refused. */
   plainSecrets?: string[];
+  /** The image's digest when the program pinned it before declaring anything (stacks/preflight.ts). */
+  imageDigest?: string;
   /** deploymentLogDatabaseUrl as a secret (config.getSecret); absent: no deployment log. */
   deploymentLogDatabaseUrl?: pulumi.Input<string>;
   /** telegramBotToken as a secret (config.getSecret); absent: no Telegram messages. */
   telegramBotToken?: pulumi.Input<string>;
+  /** appSecrets as the engine hands it over (read plainly to validate, then only as secrets). */
+  appSecrets?: AppSecretsConfig;
 }
 
 const POSTGRES = { database: "deepcalm", user: "deepcalm" };
+
+/** Variables the app gets from the program or dc-release (`PORT`); an app secret may not shadow one. */
+export const PROGRAM_VARIABLES = ["DEPLOY_ENV", "PORT", "POSTGRES_PASSWORD", "DATABASE_URL", "REDIS_URL"];
 
 /** `.env` of the app: the stack's extra entries plus the accessories' connection strings. */
 function appEnv(cfg: StackConfig, postgresPassword: string | undefined): string {
@@ -67,6 +75,9 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
     this.url = cfg.publicUrl;
 
     validateFor(this, () => refusePlainSecrets(args.plainSecrets ?? []));
+    const appSecrets = validateFor(this, () =>
+      appSecretUploads(args.appSecrets, [...Object.keys(cfg.appEnvironment), ...PROGRAM_VARIABLES]),
+    );
     const sshPrivateKey = pulumi.secret(validateFor(this, () => loadPrivateKey(args.read, args.sshPrivateKey, args.sshPrivateKeyIsSecret)));
     const password = (role: string) => new random.RandomPassword(`${env}-${role}`, { length: 32, special: false }, child).result;
     const postgresPassword = cfg.accessories ? password("postgres-password") : undefined;
@@ -78,8 +89,8 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
         registry: cfg.image.registry,
         repository: cfg.image.repository,
         tag: cfg.image.tag.tag,
-        digestSource: cfg.image.digestSource,
-        digest: cfg.image.digest,
+        digestSource: args.imageDigest === undefined ? cfg.image.digestSource : "config",
+        digest: args.imageDigest ?? cfg.image.digest,
       },
       child,
     );
@@ -126,6 +137,7 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
         htpasswd: basicAuthPassword?.apply((pw) => renderHtpasswd(cfg.basicAuthUser, pw)),
         smokeNetrc: basicAuthPassword?.apply((pw) => renderNetrc(new URL(cfg.release.publicUrl).hostname, cfg.basicAuthUser, pw)),
         releaseScript,
+        appSecrets,
       },
       { parent: this, dependsOn: [host.ready] },
     );

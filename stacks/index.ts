@@ -1,10 +1,13 @@
 /**
  * deep-calm-deploy: one environment per stack (dev, test, prod, local). Config is read and
- * validated first; then the environment is declared; its URL, image and release are exported.
+ * validated and the image's digest pinned first (preflight); then the environment is declared;
+ * its URL, image and release are exported.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { appSecretsFromEngine } from "./app-secrets";
 import { pulumiReader } from "./config";
 import { DeepCalmEnvironment } from "./environment";
+import { preflight } from "./preflight";
 import { loadConfigSchema } from "./schema";
 
 /** The runtime knows which config keys arrived encrypted; the SDK does not type this helper. */
@@ -21,18 +24,28 @@ const plainSecrets = ["deploymentLogDatabaseUrl", "telegramBotToken"].filter((ke
   const full = `${pulumi.getProject()}:${key}`;
   return (pulumi.runtime.getConfig(full) ?? "") !== "" && !isConfigSecret(full);
 });
-const environment = new DeepCalmEnvironment(pulumi.getStack(), {
+const checked = {
   stack: pulumi.getStack(),
   read: pulumiReader(config, loadConfigSchema()),
   // Read plainly only to validate it before anything is declared; it is wrapped as a secret at once.
   sshPrivateKey: pulumi.runtime.getConfig(keyName),
   sshPrivateKeyIsSecret: isConfigSecret(keyName),
   plainSecrets,
-  deploymentLogDatabaseUrl: config.getSecret("deploymentLogDatabaseUrl"),
-  telegramBotToken: config.getSecret("telegramBotToken"),
-});
+  appSecrets: appSecretsFromEngine(isConfigSecret),
+};
 
-export const url = environment.url;
-export const image = environment.imageRef;
-export const digest = environment.digest;
-export const release = environment.release;
+/**
+ * The entry is async so that whatever can refuse the stack (config, deploy key, the tag in the
+ * registry) fails in preflight, before any resource is declared, with its message alone. What
+ * it returns are the stack's outputs.
+ */
+export = async () => {
+  const { digest } = await preflight(checked);
+  const environment = new DeepCalmEnvironment(checked.stack, {
+    ...checked,
+    imageDigest: digest,
+    deploymentLogDatabaseUrl: config.getSecret("deploymentLogDatabaseUrl"),
+    telegramBotToken: config.getSecret("telegramBotToken"),
+  });
+  return { url: environment.url, image: environment.imageRef, digest: environment.digest, release: environment.release };
+};

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { parse } from "yaml";
 
 export interface ConfigDeclaration {
-  type: "string" | "integer" | "boolean" | "array";
+  type: "string" | "integer" | "boolean" | "array" | "object";
   description: string;
   default?: unknown;
   secret?: boolean;

@@ -1,5 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseResult } from "../release";
+import { hostDeployId, interruptedAttempts, interruptedRecord, servingAfter, unconfirmedAttempts } from "./interrupted";
 import { DeploymentLog, WriteOutcome } from "./log";
 import { DeploymentRecord, DeploymentStatus, commitFromTag, currentRunId, deployIdFor } from "./record";
 import { redact, redactedTail } from "./redact";
@@ -44,6 +45,8 @@ export interface HookOutcome {
   notify?: NotifyOutcome;
   /** Set when the hook skipped the event (preview, delete, no result). */
   skipped?: string;
+  /** The earlier attempts the host reported as interrupted, each recorded as failed first. */
+  interrupted?: HookOutcome[];
 }
 
 /** The subset of the SDK's ResourceHookArgs the hooks read. */
@@ -90,10 +93,15 @@ export function findReleaseResult(text: string): ReleaseResult | undefined {
  * deploy of a digest that first served this env before the one it replaces did (`firstServed`:
  * digest -> its place in the order of first serving). Serving again a digest newer than the
  * replaced one is a deploy, e.g. v2 after a fresh v1 on a stack that ran v1 and v2 long ago.
+ * The host's `wentBack`, when it gives one, decides: it knows the env's lifetime.
  */
 export function classifyRelease(result: ReleaseResult, firstServed: ReadonlyMap<string, number>): DeploymentStatus {
   if (result.action === "rollback") {
     return "rolled_back";
+  }
+  const hostVerdict = wentBack(result);
+  if (hostVerdict !== undefined) {
+    return hostVerdict ? "rolled_back" : "success";
   }
   const digest = result.digest ?? undefined;
   const previous = result.previous?.digest ?? undefined;
@@ -103,6 +111,14 @@ export function classifyRelease(result: ReleaseResult, firstServed: ReadonlyMap<
   const target = firstServed.get(digest);
   const replaced = firstServed.get(previous);
   return target !== undefined && replaced !== undefined && target < replaced ? "rolled_back" : "success";
+}
+
+/**
+ * The host's own verdict (dc-release's `wentBack`, from the env's state since it was created):
+ * it holds while Postgres is down, so a rollback recorded through the spool is still rolled_back.
+ */
+export function wentBack(result: ReleaseResult): boolean | undefined {
+  return typeof result.wentBack === "boolean" ? result.wentBack : undefined;
 }
 
 /** The tag dc-release says is serving after the attempt. */
@@ -146,12 +162,14 @@ export class DeploymentRecorder {
         this.report(skipped);
         return { skipped };
       }
-      const status = classifyRelease(result, await this.firstServed());
+      const interrupted = await this.recordInterrupted(args.name, result);
+      // The log's order of first serving is asked only when the host gave no verdict.
+      const status = classifyRelease(result, wentBack(result) === undefined ? await this.firstServed() : new Map());
       const record = this.record(args.name, status, result, typeof stdout === "string" ? stdout : "");
       if (status === "rolled_back") {
         record.rollbackFrom = result.previous?.tag ?? null;
       }
-      return await this.deliver(record, {});
+      return withInterrupted(await this.deliver(record, {}), interrupted);
     } catch (err) {
       return this.unexpected(err);
     }
@@ -165,15 +183,42 @@ export class DeploymentRecorder {
       }
       const errorText = args.errors[0] ?? "";
       const result = findReleaseResult(errorText);
+      const interrupted = await this.recordInterrupted(args.name, result);
       const record = this.record(args.name, "failed", result, errorText);
       const revertedTo = servingTag(result) ?? (result?.rolledBack ? result.previous?.tag : undefined);
-      return await this.deliver(record, {
+      const outcome = await this.deliver(record, {
         reason: failureReason(result, errorText),
         ...(typeof revertedTo === "string" && revertedTo !== "" ? { revertedTo } : {}),
       });
+      return withInterrupted(outcome, interrupted);
     } catch (err) {
       return this.unexpected(err);
     }
+  }
+
+  /**
+   * Earlier attempts the host reports as interrupted (killed, or their caller gone before the
+   * result), and its newest delivered results that no row records yet (their pulumi up was killed
+   * after the provider read them): a failed row each, written before this attempt's own, with the
+   * host's reason. A row already there (the same host release id) is left alone, unannounced.
+   */
+  private async recordInterrupted(name: string, result: ReleaseResult | undefined): Promise<HookOutcome[]> {
+    const outcomes: HookOutcome[] = [];
+    const attempts = [
+      ...interruptedAttempts(result).map((attempt) => ({ attempt, certain: true })),
+      ...unconfirmedAttempts(result).map((attempt) => ({ attempt, certain: false })),
+    ];
+    for (const { attempt, certain } of attempts) {
+      const record = interruptedRecord(this.ctx.env, name, attempt, this.ctx.secrets ?? []);
+      // Without a log to ask, an unconfirmed attempt cannot be told from a recorded one.
+      if (!certain && !this.ctx.log) continue;
+      // An unconfirmed one stays on the host and is handed over again: no copy in the spool.
+      const write = this.ctx.log ? await this.ctx.log.write(record, { spool: certain }) : undefined;
+      if (write?.inserted === false || (!certain && write?.inserted !== true)) continue;
+      const revertedTo = servingAfter(attempt);
+      outcomes.push(await this.deliver(record, { reason: attempt.reason, ...(revertedTo ? { revertedTo } : {}) }, write));
+    }
+    return outcomes;
   }
 
   /** The SDK's hook option: afterCreate/afterUpdate record success, onError records the failure. */
@@ -187,8 +232,11 @@ export class DeploymentRecorder {
     const durationMs = typeof result?.durationMs === "number" ? result.durationMs : null;
     const finishedAt = str(result?.finishedAt) ?? new Date().toISOString();
     const startedAt = str(result?.startedAt) ?? new Date(Date.parse(finishedAt) - (durationMs ?? 0)).toISOString();
+    // Keyed by the host's release id when there is one, so a report of the same attempt the host
+    // hands over again later (see recordInterrupted) finds its row.
+    const releaseId = str(result?.releaseId);
     return {
-      deployId: deployIdFor(this.runId, this.ctx.env, name),
+      deployId: releaseId ? hostDeployId(releaseId, this.ctx.env, name) : deployIdFor(this.runId, this.ctx.env, name),
       env: this.ctx.env,
       tag,
       digest: str(result?.digest) ?? this.ctx.digest ?? null,
@@ -210,10 +258,14 @@ export class DeploymentRecorder {
     return this.ctx.tag === undefined || this.ctx.tag === tag;
   }
 
-  private async deliver(record: DeploymentRecord, extra: { reason?: string; revertedTo?: string }): Promise<HookOutcome> {
+  private async deliver(
+    record: DeploymentRecord,
+    extra: { reason?: string; revertedTo?: string },
+    written?: WriteOutcome,
+  ): Promise<HookOutcome> {
     const outcome: HookOutcome = { record };
-    if (this.ctx.log) {
-      outcome.write = await this.ctx.log.write(record);
+    if (written ?? this.ctx.log) {
+      outcome.write = written ?? (await (this.ctx.log as DeploymentLog).write(record));
       if (outcome.write.problem) {
         this.report(`deployment log: ${outcome.write.problem}`);
       }
@@ -264,6 +316,11 @@ export class DeploymentRecorder {
       // Reporting is best effort by definition.
     }
   }
+}
+
+/** This attempt's outcome, with the interrupted attempts recorded before it (when there were any). */
+function withInterrupted(outcome: HookOutcome, interrupted: HookOutcome[]): HookOutcome {
+  return interrupted.length > 0 ? { ...outcome, interrupted } : outcome;
 }
 
 /**

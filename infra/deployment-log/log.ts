@@ -5,16 +5,32 @@ import { migrate } from "./migrate";
 import { DeploymentRecord, DeploymentStatus, StoredDeployment, isDeploymentRecord } from "./record";
 import { redact } from "./redact";
 
-/** Where the spool lives unless configured: beside the program, never committed. */
+/** The project directory: a relative spool path means the same file from any working directory. */
+export const PROJECT_ROOT = path.resolve(__dirname, "..", "..");
+
+/** Where the spool lives unless configured: in the project, never committed. */
 export const DEFAULT_SPOOL_PATH = ".deep-calm/spool.jsonl";
+
+/**
+ * The one absolute spool file for a configured path: relative paths are taken from the project
+ * directory, never from the working directory (the engine runs the program from stacks/).
+ */
+export function spoolFile(configured: string = DEFAULT_SPOOL_PATH): string {
+  return path.resolve(PROJECT_ROOT, configured === "" ? DEFAULT_SPOOL_PATH : configured);
+}
 
 export interface DeploymentLogOptions {
   /** postgres:// URL of the log database. */
   databaseUrl: string;
   /** Schema holding the tables; default the connection's search_path (public). */
   schema?: string;
-  /** JSON-lines file records wait in while Postgres is unreachable; default .deep-calm/spool.jsonl. */
+  /** JSON-lines file records wait in while Postgres is unreachable; default .deep-calm/spool.jsonl (see spoolFile). */
   spoolPath?: string;
+  /**
+   * Flush only this env's spooled records: stacks writing to other databases share the spool file,
+   * and their records must not land here. Default: every record.
+   */
+  spoolEnv?: string;
   /** Milliseconds to wait for a connection; default 3000. */
   connectTimeoutMs?: number;
   /** Milliseconds any one statement may take; default 10000. */
@@ -31,6 +47,8 @@ export interface WriteOutcome {
   spooled: boolean;
   /** Spooled records written by this call (earlier ones flushed first). */
   flushed: number;
+  /** Stored: true when this call added the row, false when a row with its id was there already. */
+  inserted?: boolean;
   /** What went wrong, with credentials redacted; absent when all went well. */
   problem?: string;
 }
@@ -146,20 +164,28 @@ export class DeploymentLog {
 
   constructor(opts: DeploymentLogOptions) {
     this.opts = opts;
-    this.spoolPath = path.resolve(opts.spoolPath ?? DEFAULT_SPOOL_PATH);
+    this.spoolPath = spoolFile(opts.spoolPath);
   }
 
   /** Records one attempt; flushes the spool first. Never throws. */
-  async write(record: DeploymentRecord): Promise<WriteOutcome> {
+  /**
+   * Stores the record, or spools it when Postgres cannot be reached. `spool: false` drops it
+   * instead: for a record the host hands over again later (an unconfirmed attempt), so an outage
+   * does not fill the spool with copies.
+   */
+  async write(record: DeploymentRecord, options: { spool?: boolean } = {}): Promise<WriteOutcome> {
     let client: Client | undefined;
     try {
       client = await this.connect();
       const flushed = await this.flushWith(client);
-      await this.insert(client, record);
+      const inserted = await this.insert(client, record);
       const problem = flushed.problem;
-      return { stored: true, spooled: false, flushed: flushed.inserted, ...(problem ? { problem } : {}) };
+      return { stored: true, spooled: false, flushed: flushed.inserted, inserted, ...(problem ? { problem } : {}) };
     } catch (err) {
       const problem = this.describe(err);
+      if (options.spool === false) {
+        return { stored: false, spooled: false, flushed: 0, problem: `deployment log unreachable, not spooled: ${problem}` };
+      }
       try {
         this.appendToSpool([record]);
         return {
@@ -188,7 +214,7 @@ export class DeploymentLog {
       client = await this.connect();
       return await this.flushWith(client);
     } catch (err) {
-      const pending = this.readSpool().length;
+      const pending = this.pendingRecords().length;
       return { pending, inserted: 0, remaining: pending, problem: this.describe(err) };
     } finally {
       await client?.end().catch(() => undefined);
@@ -310,8 +336,14 @@ export class DeploymentLog {
     return (res.rowCount ?? 0) > 0;
   }
 
+  /** The spooled records this log writes: all, or its env's (spoolEnv). */
+  private pendingRecords(): DeploymentRecord[] {
+    const env = this.opts.spoolEnv;
+    return this.readSpool().filter((r) => env === undefined || r.env === env);
+  }
+
   private async flushWith(client: Client): Promise<FlushOutcome> {
-    const pending = this.readSpool();
+    const pending = this.pendingRecords();
     if (pending.length === 0) {
       return { pending: 0, inserted: 0, remaining: 0 };
     }

@@ -16,7 +16,7 @@ export interface RecordingSettings {
   databaseUrl?: pulumi.Input<string>;
   /** Schema of the log's tables; empty: the connection's default (public). */
   schema?: string;
-  /** Spool file while Postgres is unreachable; default .deep-calm/spool.jsonl. */
+  /** Spool file while Postgres is unreachable; relative to the project; default .deep-calm/spool.jsonl. */
   spoolPath?: string;
   /** Bot token (secret); empty: no messages. */
   telegramBotToken?: pulumi.Input<string>;
@@ -93,6 +93,7 @@ export async function recorderFor(settings: RecordingSettings, runId: string): P
             databaseUrl,
             ...(settings.schema ? { schema: settings.schema } : {}),
             ...(settings.spoolPath ? { spoolPath: settings.spoolPath } : {}),
+            spoolEnv: settings.env,
           }),
         }
       : {}),

@@ -31,6 +31,26 @@ export interface LoadReport {
   versions: Record<string, number>;
   /** Longest time between two consecutive good answers, in ms. */
   longestGapMs: number;
+  /**
+   * From the sending of the first request that failed to the sending of the first request after
+   * the last failure that succeeded, in ms (by the load's own clock); 0 when nothing failed. A
+   * release that broke and was switched away from fails requests for at most this long.
+   */
+  failureWindowMs: number;
+}
+
+/** failureWindowMs of a run: `sent` holds each request's send time (ms) and whether it succeeded. */
+export function failureWindow(sent: readonly (readonly [number, boolean])[]): number {
+  const byTime = [...sent].sort((a, b) => a[0] - b[0]);
+  const first = byTime.findIndex(([, ok]) => !ok);
+  if (first < 0) return 0;
+  let last = first;
+  byTime.forEach(([, ok], i) => {
+    if (!ok) last = i;
+  });
+  const recovered = byTime.slice(last + 1).find(([, ok]) => ok);
+  const end = recovered ? recovered[0] : (byTime[byTime.length - 1] as readonly [number, boolean])[0];
+  return end - (byTime[first] as readonly [number, boolean])[0];
 }
 
 /** Never more than this many requests in one run, whatever the rate and the time. */
@@ -49,7 +69,8 @@ export async function loadDuring(
   maxMs = 600_000,
   headers: Record<string, string> = {},
 ): Promise<LoadReport> {
-  const report: LoadReport = { sent: 0, failed: 0, failures: [], versions: {}, longestGapMs: 0 };
+  const report: LoadReport = { sent: 0, failed: 0, failures: [], versions: {}, longestGapMs: 0, failureWindowMs: 0 };
+  const outcomes: [number, boolean][] = [];
   const start = Date.now();
   const stopAt = start + (typeof until === "number" ? Math.min(until, maxMs) : maxMs);
   let settled = false;
@@ -69,6 +90,8 @@ export async function loadDuring(
     const wait = due - Date.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
     report.sent++;
+    const outcome: [number, boolean] = [Date.now() - start, false];
+    outcomes.push(outcome);
     pending.push(
       httpGet(url, headers, REQUEST_TIMEOUT_MS).then(
         (a) => {
@@ -77,6 +100,7 @@ export async function loadDuring(
             report.failures.push(`HTTP ${a.status} from ${a.upstream}`);
             return;
           }
+          outcome[1] = true;
           const now = Date.now();
           report.longestGapMs = Math.max(report.longestGapMs, now - lastGood);
           lastGood = now;
@@ -90,6 +114,7 @@ export async function loadDuring(
     );
   }
   await Promise.all(pending);
+  report.failureWindowMs = failureWindow(outcomes);
   return report;
 }
 

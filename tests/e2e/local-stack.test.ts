@@ -174,6 +174,21 @@ test.each([
   expect(await serving()).toBe("200 v2");
 });
 
+test("a release that crashes after the switch (bad-late-crash) fails in the bake: back on v2 within a second of the first failed request", async () => {
+  setTag("bad-late-crash");
+  const bad = await upUnderLoad();
+  expect(bad.status).not.toBe(0);
+  expect(bad.out).toMatch(/unhealthy \d+\.\d s after the switch: /);
+  // It served, then broke: some requests failed, for at most a second, and no more than arrive in it.
+  expect(bad.load.failed).toBeGreaterThan(0);
+  expect(bad.load.failureWindowMs).toBeLessThanOrEqual(1000);
+  expect(bad.load.failed).toBeLessThanOrEqual(RPS);
+  expect(bad.load.versions["bad-late-crash"]).toBeGreaterThan(0);
+  expect(await serving()).toBe("200 v2");
+  const last = readFileSync(DEPLOY_LOG, "utf8").trim().split("\n").pop() ?? "";
+  expect(JSON.parse(last)).toMatchObject({ ok: false, tag: "bad-late-crash", rolledBack: true, bake: { verdict: "failed" } });
+});
+
 test("v3 after the bad releases deploys under load; every attempt is recorded by plain pulumi up", async () => {
   setTag("v3");
   const good = await upUnderLoad();
@@ -187,9 +202,11 @@ test("v3 after the bad releases deploys under load; every attempt is recorded by
     "v2 success",
     "bad-unhealthy failed",
     "bad-crash failed",
+    "bad-late-crash failed",
     "v3 success",
   ]);
   expect(rows[2]?.logs ?? "").toMatch(/health/i);
+  expect(rows[4]?.logs ?? "").toMatch(/unhealthy \d+\.\d s after the switch/);
 });
 
 test("the rollback command returns to the previous good release through pulumi up, under load: none failed, nothing pulled", async () => {
@@ -243,7 +260,7 @@ test("stack history lists each update this suite made, with its result", () => {
   // Newest first; the suite's first update follows the clean-slate destroy.
   const ours = history.filter((h) => h.kind === "update").slice(0, updates.length);
   expect(ours.map((h) => h.result)).toEqual([...updates].reverse());
-  expect(updates.filter((u) => u === "failed")).toHaveLength(2);
+  expect(updates.filter((u) => u === "failed")).toHaveLength(3);
   expect(history.filter((h) => h.kind === "refresh").length).toBeGreaterThanOrEqual(1);
 });
 
@@ -299,4 +316,18 @@ test("destroy removes everything the stack created on the host", async () => {
   expect(left.stdout.trim()).toBe("");
   expect(() => readFileSync(join("/opt/deep-calm/local/nginx", "enabled.conf"))).toThrow();
   await expect(serving()).rejects.toThrow();
+});
+
+test("after the destroy: v1 up, then the rollback command finds nothing to go back to (v3 and v2 were before), exits non-zero and changes nothing", async () => {
+  setTag("v1");
+  expect(up().status).toBe(0);
+  expect(await serving()).toBe("200 v1");
+  const rowsBefore = (await logRows()).length;
+  const run = spawnSync("npx", ["tsx", "scripts/rollback.ts", "local"], { cwd: PROJECT_DIR, encoding: "utf8" });
+  expect(run.stdout + run.stderr).toContain("nothing to roll back to:");
+  expect(run.status).toBe(1);
+  expect(pulumi("local", ["config", "get", "imageTag"], { config: true }).stdout.trim()).toBe("v1");
+  expect(await serving()).toBe("200 v1");
+  expect(await logRows()).toHaveLength(rowsBefore);
+  expect(pulumi("local", ["destroy", "--yes", "--skip-preview"], { config: true }).status).toBe(0);
 });

@@ -247,7 +247,7 @@ test("Postgres unreachable: records spool; the next write and flush-spool write 
 
   // Postgres is back: the next write flushes the spool first.
   const next = await up.write(HISTORY[3] as DeploymentRecord);
-  expect(next).toEqual({ stored: true, spooled: false, flushed: 3 });
+  expect(next).toEqual({ stored: true, spooled: false, flushed: 3, inserted: true });
   expect(existsSync(spool)).toBe(false);
   expect((await rows(s)).map((r) => r.deploy_id)).toEqual(["fixture-1", "fixture-2", "fixture-3", "fixture-4"]);
 
@@ -291,6 +291,68 @@ test("the hook goes on when Postgres is unreachable: spooled, reported, message 
   expect(reports.join("\n")).toMatch(/cannot tell a rollback.*\n.*record spooled/);
   expect((await logFor(s, spool).flush()).inserted).toBe(1);
   expect((await rows(s)).map((r) => [r.deploy_id, r.status])).toEqual([["run-down:test:test-release-deploy", "success"]]);
+});
+
+test("a result the host handed to a killed pulumi up is recorded by the next attempt as interrupted; a recorded one is not twice", async () => {
+  const s = schema("unconfirmed");
+  const log = logFor(s, path.join(tmp, "unconfirmed.jsonl"));
+  telegram.requests.length = 0;
+  const recorder = (runId: string): DeploymentRecorder =>
+    new DeploymentRecorder({
+      env: "dev",
+      runId,
+      log,
+      notifier: new TelegramNotifier({ apiBaseUrl: telegram.url, token: TOKEN, chatId: "1", backoffMs: 10 }),
+      report: () => undefined,
+    });
+  const name = "dev-release-deploy";
+  // Attempt 1 is recorded by its own hook; attempt 2's pulumi up is killed after the provider read
+  // its result, so no hook ran; attempt 3's result carries both as unconfirmed.
+  const unconfirmed = (releaseId: string, tag: string) => ({
+    ok: true,
+    action: "deploy",
+    tag,
+    releaseId,
+    serving: { tag, port: 8101 },
+    reason: `interrupted: pulumi up ended before it recorded this attempt; on the host it finished: ok`,
+    stoppedIn: "finished",
+    startedAt: "2026-12-02T04:00:00.000Z",
+    finishedAt: "2026-12-02T04:00:05.000Z",
+  });
+  await recorder("run-1").afterDeploy({
+    name,
+    newOutputs: { stdout: releaseLine({ tag: "sha-aaaaaaa", releaseId: "R1", previous: null }) },
+  });
+  const third = await recorder("run-3").afterDeploy({
+    name,
+    newOutputs: {
+      stdout: releaseLine({
+        tag: "sha-bbbbbbb",
+        digest: DIGEST_B,
+        releaseId: "R3",
+        unconfirmed: [unconfirmed("R1", "sha-aaaaaaa"), unconfirmed("R2", "sha-bbbbbbb")],
+      }),
+    },
+  });
+  expect(third.interrupted?.map((o) => o.record?.deployId)).toEqual(["host-R2:dev:dev-release-deploy"]);
+  expect((await rows(s)).map((r) => `${r.deploy_id} ${r.tag} ${r.status}`)).toEqual([
+    "host-R1:dev:dev-release-deploy sha-aaaaaaa success",
+    "host-R2:dev:dev-release-deploy sha-bbbbbbb failed",
+    "host-R3:dev:dev-release-deploy sha-bbbbbbb success",
+  ]);
+  expect(String((await rows(s))[1]?.logs)).toMatch(/^interrupted: pulumi up ended before it recorded this attempt/);
+  // One message each for attempts 1, 2 (the interrupted one) and 3; none again for attempt 1.
+  expect(telegram.requests).toHaveLength(3);
+  // The same list handed over again (a later attempt) adds nothing and announces nothing.
+  const fourth = await recorder("run-4").afterDeploy({
+    name,
+    newOutputs: {
+      stdout: releaseLine({ tag: "sha-bbbbbbb", digest: DIGEST_B, releaseId: "R4", unconfirmed: [unconfirmed("R2", "sha-bbbbbbb")] }),
+    },
+  });
+  expect(fourth.interrupted ?? []).toEqual([]);
+  expect(await rows(s)).toHaveLength(4);
+  expect(telegram.requests).toHaveLength(4);
 });
 
 test("metrics and history on a fixed history equal the hand-computed values", async () => {

@@ -91,10 +91,24 @@ export interface ReleaseJson {
   durationMs: number;
   servingAfterMs: number | null;
   phases: Record<string, number>;
+  releaseId: string | null;
+  bake: {
+    seconds: number;
+    verdict: "off" | "passed" | "failed" | null;
+    watchedMs: number;
+    requests: number;
+    errors: number;
+    beforeRequests: number;
+    beforeErrors: number;
+  };
   healthy?: boolean;
   servingPort?: number | null;
   current?: { tag: string; digest: string; port: number } | null;
   retained?: { tag: string; digest: string }[];
+  /** When the env's first release served (state/created); null when unknown or removed. */
+  created?: string | null;
+  /** The serving release had served this env before the one it replaced: a return. */
+  wentBack?: boolean | null;
 }
 
 export interface ReleaseResult {
@@ -210,6 +224,9 @@ export class TestEnv {
       "1",
       "--drain",
       "0.2",
+      // Off unless a test watches the bake itself (bake.test.ts): each deploy would wait it out.
+      "--bake",
+      "0",
     ];
     if (this.auth) args.push("--auth-file", this.netrc);
     return args;

@@ -71,8 +71,18 @@ describe("loadStackConfig", () => {
     ["digestSource", "magic", 'digestSource: "magic" is not allowed; use one of: docker, registry'],
     ["deploymentLogSchema", "public; drop table x", 'deploymentLogSchema: "public; drop table x" is not allowed'],
     ["telegramApiUrl", "file:///etc/passwd", 'telegramApiUrl: "file:///etc/passwd" is not allowed'],
+    ["bakeSeconds", "-1", 'bakeSeconds: "-1" is not allowed; use a number of seconds from 0 to 3600'],
   ])("%s = %j is refused: %s", (key, value, message) => {
     expect(configError("dev", { [key]: value })).toContain(message);
+  });
+
+  test("the bake defaults to 10 s and never outlasts the warm period (the old release must still run)", () => {
+    expect(loadStackConfig("dev", mapReader(BASE_CONFIG.dev ?? {})).release).toMatchObject({ bakeSeconds: 10, warmSeconds: 60 });
+    expect(loadStackConfig("dev", mapReader({ ...BASE_CONFIG.dev, bakeSeconds: "0", warmSeconds: "0" })).release.bakeSeconds).toBe(0);
+    expect(configError("dev", { bakeSeconds: "90", warmSeconds: "60" })).toBe(
+      'bakeSeconds: "90" is not allowed; use at most warmSeconds (60): the old release must still run to go back to',
+    );
+    expect(configError("dev", { warmSeconds: "5" })).toContain('bakeSeconds: "10" is not allowed; use at most warmSeconds (5)');
   });
 
   test("test and prod refuse to run without reviewers", () => {
@@ -98,17 +108,22 @@ describe("bad input fails at preview with a ResourceError, before any resource",
     await expect(runStack("qa")).rejects.toThrow('stack: "qa" is not allowed');
   });
 
-  test("a missing secret is named, never shown", async () => {
+  test("a missing secret is named, with the command that sets it", async () => {
     await expect(runStack("dev", { sshPrivateKey: undefined })).rejects.toThrow(
-      "sshPrivateKey: [secret] is not allowed; set it with `pulumi config set --secret <key> < ~/.ssh/deploy_key`",
+      "sshPrivateKey: (missing) is not allowed; use a PEM/OpenSSH private key: `pulumi config set --secret sshPrivateKey < ~/.ssh/deploy_key`, " +
+        "or name its file in sshPrivateKeyPath; it is not set",
     );
   });
 
-  test("a malformed secret is not echoed", async () => {
+  test("a malformed secret is not echoed; the message says what is wrong with it", async () => {
     const bad = "not-a-key-but-secret-material";
     const error = await runStack("dev", { sshPrivateKey: bad }).catch((e: Error) => e);
-    expect(String(error)).toContain("sshPrivateKey: [secret]");
+    expect(String(error)).toContain("sshPrivateKey: [secret] is not allowed; use a PEM/OpenSSH private key");
+    expect(String(error)).toContain("; it has no -----BEGIN ... PRIVATE KEY----- line");
     expect(String(error)).not.toContain(bad);
+    const publicKey = await runStack("dev", { sshPrivateKey: "ssh-ed25519 AAAAC3Nzsecretish" }).catch((e: Error) => e);
+    expect(String(publicKey)).toContain("; it holds a public key; the private key is the file without .pub");
+    expect(String(publicKey)).not.toContain("AAAAC3Nzsecretish");
   });
 
   test("a secret key stored in plain text is refused, naming it", () => {
@@ -191,7 +206,9 @@ describe("SSH credentials from files", () => {
       }
       return "";
     })();
-    expect(error).toContain("sshPrivateKeyPath: [secret] is not allowed");
+    expect(error).toContain(
+      'sshPrivateKeyPath: "keys/bad" is not allowed; name a file holding a PEM/OpenSSH private key; it has no -----BEGIN ... PRIVATE KEY----- line',
+    );
     expect(error).not.toContain("hunter2");
   });
 });

@@ -143,7 +143,7 @@ describe("doctor", () => {
       "  ok           githubReviewerIds: [123]",
       '  ok           github:owner: "vasiliy-ivanov"',
       '  INVALID      sshPort: "0" is not allowed; use a TCP port, an integer from 1 to 65535; fix: pulumi config set sshPort <value> -s test',
-      "  INVALID      imageTag: \"v1;rm\" is not allowed; use sha-<7..40 hex>, vX.Y.Z, X.Y.Z, X.Y, pr-<n>, <branch>-<7 hex> or a branch name (a-z 0-9 . _ -), at most 128 characters; 'latest' is not a release; fix: pulumi config set imageTag <value> -s test",
+      '  INVALID      imageTag: "v1;rm" is not allowed; use sha-<7..40 hex>, vX.Y.Z, X.Y.Z, X.Y, pr-<n>, <branch>-<7 hex> or a branch name (a-z 0-9 . _ -), at most 128 characters; a tag cannot contain ";"; fix: pulumi config set imageTag <value> -s test',
       '  MISSING      publicUrl: "" is not allowed; use an http:// or https:// URL without credentials, e.g. https://dev.dc.example.com; fix: pulumi config set publicUrl <value> -s test',
       "  INVALID      deploymentLogDatabaseUrl: [secret] is not allowed; it is stored in plain text: set it again with `pulumi config set --secret deploymentLogDatabaseUrl`; fix: pulumi config set --secret deploymentLogDatabaseUrl -s test",
     ]);

@@ -4,6 +4,7 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
+import { AppSecretsConfig } from "../../infra/app-secrets";
 import { ConfigReader, pulumiReader } from "../../stacks/config";
 import { DeepCalmEnvironment } from "../../stacks/environment";
 import { loadConfigSchema } from "../../stacks/schema";
@@ -112,6 +113,7 @@ export interface RunOptions {
   releaseScript?: string;
   releaseStdout?: string;
   registryDigest?: string;
+  appSecrets?: AppSecretsConfig;
 }
 
 function waitForRPCs(): Promise<void> {
@@ -184,6 +186,7 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
         sshPrivateKey: "sshPrivateKey" in options ? options.sshPrivateKey : SSH_KEY,
         sshPrivateKeyIsSecret: options.sshPrivateKeyIsSecret ?? true,
         releaseScript: options.releaseScript ?? RELEASE_SCRIPT,
+        appSecrets: options.appSecrets,
       },
       { transformations: [recordOptions] },
     );

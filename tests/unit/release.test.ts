@@ -14,6 +14,7 @@ const settings: ReleaseSettings = {
   healthTimeoutSeconds: 2,
   drainSeconds: 2,
   warmSeconds: 60,
+  bakeSeconds: 10,
   keepReleases: 3,
   migrateCommand: "alembic upgrade head",
   migrateTimeoutSeconds: 300,
@@ -29,7 +30,7 @@ test("deploy command, exactly", () => {
   expect(shellJoin(deployArgv({ env: "test", image: "ghcr.io/o/deep-calm:v1.2.3", digest }, settings))).toBe(
     "bash /opt/deep-calm/test/dc-release deploy --env test --image ghcr.io/o/deep-calm:v1.2.3 " +
       `--digest ${digest} --migrate 'alembic upgrade head' --migrate-timeout 300 --root /opt/deep-calm --ports 8101,8102 ` +
-      "--health-path /healthz --health-retries 30 --health-interval 0.5 --health-timeout 2 --drain 2 --warm 60 --keep 3 " +
+      "--health-path /healthz --health-retries 30 --health-interval 0.5 --health-timeout 2 --drain 2 --warm 60 --bake 10 --keep 3 " +
       "--stop-timeout 10 --public-url http://127.0.0.1:8080 --lock-timeout 120 --smoke /healthz --smoke /version " +
       "--auth-file /opt/deep-calm/test/smoke.netrc",
   );

@@ -1,4 +1,4 @@
-import { HistoryEntry, parseArgs, previousGoodFromLog, previousGoodTag } from "../../scripts/rollback";
+import { HistoryEntry, createdFromRelease, parseArgs, previousGoodFromLog, previousGoodTag } from "../../scripts/rollback";
 
 const update = (tag: string, result = "succeeded"): HistoryEntry => ({
   kind: "update",
@@ -50,5 +50,32 @@ describe("previousGoodFromLog", () => {
     expect(previousGoodFromLog(rows, "v3")).toBe("v2");
     expect(previousGoodFromLog(rows, "v4")).toBe("v3");
     expect(previousGoodFromLog(rows.slice(0, 2), "v3")).toBeUndefined();
+  });
+});
+
+describe("the env's lifetime", () => {
+  const at = (entry: HistoryEntry, endTime: string): HistoryEntry => ({ ...entry, endTime });
+
+  test("nothing from before the last destroy is a release to go back to", () => {
+    const history = [update("v1"), { kind: "destroy", result: "succeeded" }, update("v3"), update("v2")];
+    expect(previousGoodTag(history, "v1")).toBeUndefined();
+    expect(previousGoodTag(history.slice(2), "v1")).toBe("v3");
+  });
+
+  test("nothing that ended before the env was created, taken to the second the history keeps", () => {
+    const history = [
+      at(update("v2"), "2026-12-02T03:47:10.000Z"),
+      at(update("v1"), "2026-12-02T03:47:06.000Z"),
+      at(update("v3"), "2026-12-02T03:40:00.000Z"),
+    ];
+    expect(previousGoodTag(history, "v2", "2026-12-02T03:47:06.731Z")).toBe("v1");
+    expect(previousGoodTag(history.slice(1), "v1", "2026-12-02T03:47:06.731Z")).toBeUndefined();
+    expect(previousGoodTag(history.slice(1), "v1")).toBe("v3");
+  });
+
+  test("created comes from the stack's release output", () => {
+    expect(createdFromRelease('{"ok":true,"created":"2026-12-02T03:47:06.731Z"}')).toBe("2026-12-02T03:47:06.731Z");
+    expect(createdFromRelease('{"ok":true,"created":null}')).toBeUndefined();
+    expect(createdFromRelease("not json")).toBeUndefined();
   });
 });

@@ -9,7 +9,7 @@ const schema = loadConfigSchema();
 
 test("every declared key has a type and a description, and a default unless it is secret", () => {
   for (const [key, d] of Object.entries(schema)) {
-    expect([key, ["string", "integer", "boolean", "array"].includes(d.type)]).toEqual([key, true]);
+    expect([key, ["string", "integer", "boolean", "array", "object"].includes(d.type)]).toEqual([key, true]);
     expect([key, d.description.length > 10]).toEqual([key, true]);
     expect([key, d.secret === true || d.default !== undefined]).toEqual([key, true]);
   }
@@ -31,6 +31,7 @@ test("the program reads exactly the declared keys", () => {
   read.add("sshPrivateKeyPath");
   read.add("deploymentLogDatabaseUrl");
   read.add("telegramBotToken");
+  read.add("appSecrets");
   expect([...read].sort()).toEqual(Object.keys(schema).sort());
 });
 

@@ -1,0 +1,175 @@
+/**
+ * App secrets under the real engine (scripts/install-engine.sh) and the local target: set with
+ * `pulumi config set --secret --path 'appSecrets.KEY'` in a project of its own
+ * (tests/fixtures/secrets-program: the program's components, env e2esecret, ports 8351/8352,
+ * front 8353), they reach the release byte for byte and nowhere else: not the state in plain text,
+ * the stack's outputs, pulumi's output, dc-release's logs, a deployment-log row or a Telegram
+ * message. An entry set without --secret is refused at preview.
+ */
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { projectPath } from "../../scripts/lib/pulumi";
+import { imageDigests, local, sshRun } from "../integration/helpers";
+import {
+  REPO_ROOT,
+  TelegramStandIn,
+  databaseUrl,
+  dropSchema,
+  sql,
+  startTelegramStandIn,
+  testSchema,
+} from "../integration/deployment-log-helpers";
+
+jest.setTimeout(300_000);
+
+const PROGRAM = join(REPO_ROOT, "tests/fixtures/secrets-program");
+const ENV_DIR = "/opt/deep-calm/e2esecret";
+const SCHEMA = testSchema("secrets");
+/** In every value: any trace of a value that carries it shows up. */
+const MARK = `mark${randomBytes(6).toString("hex")}`;
+const SECRETS: Record<string, string> = {
+  STRIPE_KEY: ` sk_live_${MARK}_$HOME "double" 'single' \\back #hash ü✓ `,
+  TLS_KEY: `-----BEGIN PRIVATE KEY-----\n${MARK}\n-----END PRIVATE KEY-----`,
+};
+let state: string;
+let telegram: TelegramStandIn;
+
+interface Run {
+  status: number | null;
+  out: string;
+  stdout: string;
+}
+
+/** Runs pulumi in the temp project, bounded by a timeout; `input` goes to its stdin. */
+function pulumi(args: string[], input?: string): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn("pulumi", [...args, "-s", "probe"], {
+      cwd: state,
+      env: {
+        ...process.env,
+        PATH: projectPath(),
+        PULUMI_SKIP_UPDATE_CHECK: "true",
+        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
+        PULUMI_BACKEND_URL: `file://${state}`,
+        PULUMI_CONFIG_PASSPHRASE: "app-secrets-probe-only",
+      },
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGTERM"), 240_000);
+    child.on("close", (status) => {
+      clearTimeout(timer);
+      resolve({ status, stdout, out: stdout + stderr });
+    });
+    child.stdin.end(input ?? "");
+  });
+}
+
+async function ok(args: string[], input?: string): Promise<Run> {
+  const run = await pulumi(args, input);
+  expect(run.status === 0 ? "" : run.out).toBe("");
+  return run;
+}
+
+/** A value goes in on stdin, as a user pipes a file in: never on a command line. */
+const setSecret = (key: string, value: string) => ok(["config", "set", "--secret", "--path", `appSecrets.${key}`], value);
+
+async function up(tag: string): Promise<Run> {
+  await ok(["config", "set-all", "--plaintext", `tag=${tag}`, "--plaintext", `digest=${imageDigests()[tag]}`]);
+  return pulumi(["up", "--yes", "--skip-preview", "--color", "never"]);
+}
+
+/** Same layout as the deployment-hooks e2e: the fixture's files and node_modules linked in. */
+function makeProject(dir: string): void {
+  for (const name of readdirSync(PROGRAM)) symlinkSync(join(PROGRAM, name), join(dir, name));
+  symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"), "dir");
+  writeFileSync(join(dir, "Pulumi.yaml"), "name: app-secrets-probe\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
+}
+
+beforeAll(async () => {
+  state = mkdtempSync(join(tmpdir(), "secrets-program-"));
+  telegram = await startTelegramStandIn();
+  makeProject(state);
+  await ok(["stack", "init"]);
+  await ok(["config", "set-all", "--plaintext", `schema=${SCHEMA}`, "--plaintext", `spoolPath=${join(state, "spool.jsonl")}`]);
+  await ok(["config", "set-all", "--plaintext", `telegramApiUrl=${telegram.url}`]);
+  await ok(["config", "set", "--secret", "databaseUrl"], databaseUrl());
+  await ok(["config", "set", "--secret", "telegramBotToken"], "6012345678:AAE_secrets-probe-token");
+  for (const [key, value] of Object.entries(SECRETS)) await setSecret(key, value);
+});
+
+afterAll(async () => {
+  const destroy = await pulumi(["destroy", "--yes", "--skip-preview", "--color", "never"]);
+  await telegram.close();
+  await dropSchema(SCHEMA);
+  rmSync(state, { recursive: true, force: true });
+  expect(destroy.status === 0 ? "" : destroy.out).toBe("");
+});
+
+test("pulumi up: the release gets each value byte for byte; pulumi's output never holds one", async () => {
+  const run = await up("v1");
+  expect(run.status === 0 ? "" : run.out).toBe("");
+  expect(run.out).not.toContain(MARK);
+  const environ = await local("docker", ["exec", "dc-e2esecret-8351", "cat", "/proc/1/environ"]);
+  expect(environ.stdout.split("\0")).toContain(`STRIPE_KEY=${SECRETS.STRIPE_KEY}`);
+  expect(environ.stdout.split("\0")).toContain("TLS_KEY_FILE=/run/secrets/TLS_KEY");
+  const file = await local("docker", ["exec", "dc-e2esecret-8351", "cat", "/run/secrets/TLS_KEY"]);
+  expect(file.stdout).toBe(SECRETS.TLS_KEY);
+});
+
+test("the state holds them only encrypted: not in plain text, not in a command line, not in an output", async () => {
+  const exported = (await ok(["stack", "export"])).stdout;
+  const commands = (
+    JSON.parse(exported) as { deployment: { resources: { type: string; inputs?: Record<string, unknown> }[] } }
+  ).deployment.resources
+    .filter((r) => r.type === "command:remote:Command")
+    .map((r) => JSON.stringify([r.inputs?.create, r.inputs?.update, r.inputs?.delete]));
+  expect(commands.length).toBeGreaterThanOrEqual(4);
+  const bundled = Buffer.from(SECRETS.TLS_KEY as string).toString("base64");
+  for (const text of [exported, ...commands]) {
+    expect(text).not.toContain(MARK);
+    expect(text).not.toContain(bundled);
+  }
+  // They are in the state, encrypted: the passphrase shows them.
+  expect((await ok(["stack", "export", "--show-secrets"])).stdout).toContain(bundled);
+  const outputs = (await ok(["stack", "output", "--json", "--show-secrets"])).stdout;
+  expect(JSON.parse(outputs)).toMatchObject({ url: "http://127.0.0.1:8353", result: { ok: true, tag: "v1" } });
+  expect(outputs).not.toContain(MARK);
+});
+
+test("a failed release: its row, its Telegram message, deploy.log and the release logs hold none of it", async () => {
+  const failed = await up("bad-crash");
+  expect(failed.status).not.toBe(0);
+  expect(failed.out).not.toContain(MARK);
+  const rows = await sql(`SELECT * FROM "${SCHEMA}".deployments ORDER BY id`);
+  expect(rows.map((r) => [r.tag, r.status])).toEqual([
+    ["v1", "success"],
+    ["bad-crash", "failed"],
+  ]);
+  expect(String(rows[1]?.logs)).toMatch(/crash/);
+  expect(JSON.stringify(rows)).not.toContain(MARK);
+  expect(telegram.requests).toHaveLength(2);
+  expect(telegram.requests.map((r) => r.raw).join("\n")).not.toContain(MARK);
+  const logs = await sshRun(["bash", "-c", 'cat "$1/deploy.log" "$1"/logs/*', "logs", ENV_DIR]);
+  expect(logs.stdout).toContain('"tag":"bad-crash"');
+  expect(logs.stdout).not.toContain(MARK);
+});
+
+test("an entry set without --secret is refused at preview, with the fix", async () => {
+  // --plaintext: the CLI itself balks at a plain entry in a map that holds secrets.
+  await ok(["config", "set", "--plaintext", "--path", "appSecrets.SENTRY_DSN", "https://plain.example"]);
+  const preview = await pulumi(["preview", "--color", "never"]);
+  await ok(["config", "rm", "--path", "appSecrets.SENTRY_DSN"]);
+  expect(preview.status).not.toBe(0);
+  expect(preview.out).toContain(
+    "appSecrets.SENTRY_DSN: [secret] is not allowed; it is stored in plain text: " +
+      "set it again with `pulumi config set --secret --path 'appSecrets.SENTRY_DSN'`",
+  );
+  expect(preview.out).not.toContain("plain.example");
+});
