@@ -6,26 +6,14 @@
  * the stack's outputs, pulumi's output, dc-release's logs, a deployment-log row or a Telegram
  * message. An entry set without --secret is refused at preview.
  */
-import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { projectPath } from "../../scripts/lib/pulumi";
 import { imageDigests, local, sshRun } from "../integration/helpers";
-import {
-  REPO_ROOT,
-  TelegramStandIn,
-  databaseUrl,
-  dropSchema,
-  sql,
-  startTelegramStandIn,
-  testSchema,
-} from "../integration/deployment-log-helpers";
+import { TelegramStandIn, databaseUrl, dropSchema, sql, startTelegramStandIn, testSchema } from "../integration/deployment-log-helpers";
+import { FixtureProject, Run } from "./fixture-project";
 
 jest.setTimeout(300_000);
 
-const PROGRAM = join(REPO_ROOT, "tests/fixtures/secrets-program");
 const ENV_DIR = "/opt/deep-calm/e2esecret";
 const SCHEMA = testSchema("secrets");
 /** In every value: any trace of a value that carries it shows up. */
@@ -34,41 +22,12 @@ const SECRETS: Record<string, string> = {
   STRIPE_KEY: ` sk_live_${MARK}_$HOME "double" 'single' \\back #hash ü✓ `,
   TLS_KEY: `-----BEGIN PRIVATE KEY-----\n${MARK}\n-----END PRIVATE KEY-----`,
 };
-let state: string;
+let project: FixtureProject;
 let telegram: TelegramStandIn;
-
-interface Run {
-  status: number | null;
-  out: string;
-  stdout: string;
-}
 
 /** Runs pulumi in the temp project, bounded by a timeout; `input` goes to its stdin. */
 function pulumi(args: string[], input?: string): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn("pulumi", [...args, "-s", "probe"], {
-      cwd: state,
-      env: {
-        ...process.env,
-        PATH: projectPath(),
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        PULUMI_BACKEND_URL: `file://${state}`,
-        PULUMI_CONFIG_PASSPHRASE: "app-secrets-probe-only",
-      },
-      stdio: ["pipe", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGTERM"), 240_000);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, stdout, out: stdout + stderr });
-    });
-    child.stdin.end(input ?? "");
-  });
+  return project.run(args, { input: input ?? "" });
 }
 
 async function ok(args: string[], input?: string): Promise<Run> {
@@ -85,19 +44,11 @@ async function up(tag: string): Promise<Run> {
   return pulumi(["up", "--yes", "--skip-preview", "--color", "never"]);
 }
 
-/** Same layout as the deployment-hooks e2e: the fixture's files and node_modules linked in. */
-function makeProject(dir: string): void {
-  for (const name of readdirSync(PROGRAM)) symlinkSync(join(PROGRAM, name), join(dir, name));
-  symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"), "dir");
-  writeFileSync(join(dir, "Pulumi.yaml"), "name: app-secrets-probe\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
-}
-
 beforeAll(async () => {
-  state = mkdtempSync(join(tmpdir(), "secrets-program-"));
+  project = new FixtureProject("secrets-program", "probe", "app-secrets-probe-only");
   telegram = await startTelegramStandIn();
-  makeProject(state);
   await ok(["stack", "init"]);
-  await ok(["config", "set-all", "--plaintext", `schema=${SCHEMA}`, "--plaintext", `spoolPath=${join(state, "spool.jsonl")}`]);
+  await ok(["config", "set-all", "--plaintext", `schema=${SCHEMA}`, "--plaintext", `spoolPath=${join(project.dir, "spool.jsonl")}`]);
   await ok(["config", "set-all", "--plaintext", `telegramApiUrl=${telegram.url}`]);
   await ok(["config", "set", "--secret", "databaseUrl"], databaseUrl());
   await ok(["config", "set", "--secret", "telegramBotToken"], "6012345678:AAE_secrets-probe-token");
@@ -108,7 +59,7 @@ afterAll(async () => {
   const destroy = await pulumi(["destroy", "--yes", "--skip-preview", "--color", "never"]);
   await telegram.close();
   await dropSchema(SCHEMA);
-  rmSync(state, { recursive: true, force: true });
+  project.remove();
   expect(destroy.status === 0 ? "" : destroy.out).toBe("");
 });
 

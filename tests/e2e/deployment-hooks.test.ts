@@ -5,14 +5,10 @@
  * message, including a failed update (the error hook) and an update while Postgres is unreachable
  * (spooled, the deploy still succeeds).
  */
-import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DeploymentLog } from "../../infra/deployment-log/log";
-import { projectPath } from "../../scripts/lib/pulumi";
 import {
-  REPO_ROOT,
   TelegramStandIn,
   databaseUrl,
   dropSchema,
@@ -21,52 +17,22 @@ import {
   testSchema,
   unreachableUrl,
 } from "../integration/deployment-log-helpers";
+import { FixtureProject, Run } from "./fixture-project";
 
 jest.setTimeout(300_000);
 
-const PROGRAM = join(REPO_ROOT, "tests/fixtures/hooks-program");
 const TOKEN = "6012345678:AAE_program-token-must-stay-hidden-0123456";
 const SCHEMA = testSchema("program");
-let state: string;
+let project: FixtureProject;
 let telegram: TelegramStandIn;
 
-interface Run {
-  status: number | null;
-  out: string;
-}
-
 /** Runs pulumi asynchronously (the Telegram stand-in lives in this process), bounded by a timeout. */
-function pulumi(args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn("pulumi", [...args, "-s", "probe"], {
-      cwd: state,
-      env: {
-        ...process.env,
-        PATH: projectPath(),
-        PULUMI_SKIP_UPDATE_CHECK: "true",
-        PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-        PULUMI_BACKEND_URL: `file://${state}`,
-        PULUMI_CONFIG_PASSPHRASE: "hooks-probe-only",
-        ...extraEnv,
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.pid !== undefined && process.kill(child.pid, "SIGTERM"), 240_000);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, out });
-    });
-  });
+function pulumi(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return project.run(args, { env });
 }
 
 async function configure(values: Record<string, string>, secrets: Record<string, string> = {}): Promise<void> {
-  const args = ["config", "set-all"];
-  for (const [k, v] of Object.entries(values)) args.push("--plaintext", `${k}=${v}`);
-  for (const [k, v] of Object.entries(secrets)) args.push("--secret", `${k}=${v}`);
-  const run = await pulumi(args);
+  const run = await project.configure(values, secrets);
   expect(run.status === 0 ? "" : run.out).toBe("");
 }
 
@@ -95,28 +61,13 @@ async function table(): Promise<Record<string, unknown>[]> {
   return sql(`SELECT deploy_id, tag, status, rollback_from, deployed_by, duration_ms FROM "${SCHEMA}".deployments ORDER BY id`);
 }
 
-/**
- * Makes dir the fixture's project, laid out as the real language host expects one: Pulumi.yaml
- * without `main` (the program directory is dir, the entry point "."), the fixture's package.json
- * whose "main" the SDK's runner runs, and node_modules. The fixture's files are links, so node
- * loads the program from the repo (its imports of infra/ resolve there); node_modules links to
- * the repo's, where the host finds the SDK's runner and the plugins the program needs.
- */
-function makeProject(dir: string): void {
-  for (const name of readdirSync(PROGRAM)) symlinkSync(join(PROGRAM, name), join(dir, name));
-  symlinkSync(join(REPO_ROOT, "node_modules"), join(dir, "node_modules"), "dir");
-  writeFileSync(join(dir, "Pulumi.yaml"), "name: deployment-hooks-probe\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
-}
-
 beforeAll(async () => {
-  state = mkdtempSync(join(tmpdir(), "hooks-program-"));
+  project = new FixtureProject("hooks-program", "probe", "hooks-probe-only");
   telegram = await startTelegramStandIn();
-  // The project lives in the temp dir, with its stack file, state and spool.
-  makeProject(state);
   const init = await pulumi(["stack", "init"]);
   expect(init.status === 0 ? "" : init.out).toBe("");
   await configure(
-    { schema: SCHEMA, spoolPath: join(state, "spool.jsonl"), telegramApiUrl: telegram.url },
+    { schema: SCHEMA, spoolPath: join(project.dir, "spool.jsonl"), telegramApiUrl: telegram.url },
     { databaseUrl: databaseUrl(), telegramBotToken: TOKEN },
   );
 });
@@ -124,7 +75,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await telegram.close();
   await dropSchema(SCHEMA);
-  rmSync(state, { recursive: true, force: true });
+  project.remove();
 });
 
 test("pulumi up records success, rolled_back and failed, one row and one message each", async () => {
@@ -201,7 +152,7 @@ test("Postgres unreachable during pulumi up: the deploy succeeds, the record wai
   expect(run.status).toBe(0);
   expect(run.out).toMatch(/warning: deployment log: deployment log unreachable, record spooled/);
   expect(run.out).not.toContain(new URL(databaseUrl()).password);
-  const spool = join(state, "spool.jsonl");
+  const spool = join(project.dir, "spool.jsonl");
   expect(readFileSync(spool, "utf8").trim().split("\n")).toHaveLength(1);
 
   const log = new DeploymentLog({ databaseUrl: databaseUrl(), schema: SCHEMA, spoolPath: spool });

@@ -82,6 +82,14 @@ export class FixtureProject {
     return done;
   }
 
+  /** `pulumi config set-all` of plain values and secrets. */
+  configure(values: Record<string, string>, secrets: Record<string, string> = {}): Promise<Run> {
+    const args = ["config", "set-all"];
+    for (const [k, v] of Object.entries(values)) args.push("--plaintext", `${k}=${v}`);
+    for (const [k, v] of Object.entries(secrets)) args.push("--secret", `${k}=${v}`);
+    return this.run(args);
+  }
+
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }

@@ -7,63 +7,25 @@
  * records it. The rerun (after `pulumi cancel`, as a user does) must record the killed attempt as a
  * `failed` row whose reason begins with "interrupted", from the host's unconfirmed results.
  */
-import { ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { projectPath } from "../../scripts/lib/pulumi";
-import { REPO_ROOT, databaseUrl, dropSchema, sql, testSchema } from "../integration/deployment-log-helpers";
+import { databaseUrl, dropSchema, sql, testSchema } from "../integration/deployment-log-helpers";
 import { REPOSITORY, TestEnv, imageDigests, sleep } from "../integration/helpers";
+import { FixtureProject, Run } from "./fixture-project";
 
 jest.setTimeout(300_000);
 
-const PROGRAM = join(REPO_ROOT, "tests/fixtures/interrupt-program");
 const SCHEMA = testSchema("interrupted");
 const env = new TestEnv("e2eintr", [8177, 8178], 8077);
-let state: string;
+let project: FixtureProject;
 
-interface Run {
-  status: number | null;
-  out: string;
-}
-
-/** `pulumi <args> -s intr` in the test's project directory. */
-function start(args: string[]): ChildProcess {
-  return spawn("pulumi", [...args, "-s", "intr"], {
-    cwd: state,
-    env: {
-      ...process.env,
-      PATH: projectPath(),
-      PULUMI_SKIP_UPDATE_CHECK: "true",
-      PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION: "true",
-      PULUMI_BACKEND_URL: `file://${state}`,
-      PULUMI_CONFIG_PASSPHRASE: "interrupted-probe-only",
-      DEEP_CALM_DEPLOY_ID: `run-${Date.now()}`,
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-}
-
-function finish(child: ChildProcess, timeoutMs = 240_000): Promise<Run> {
-  return new Promise((resolve) => {
-    let out = "";
-    child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-    child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-    const timer = setTimeout(() => child.kill("SIGTERM"), timeoutMs);
-    child.on("close", (status) => {
-      clearTimeout(timer);
-      resolve({ status, out });
-    });
-  });
-}
-
+const start = (args: string[]): ChildProcess => project.start(args, { DEEP_CALM_DEPLOY_ID: `run-${Date.now()}` });
+const finish = (child: ChildProcess): Promise<Run> => project.finish(child);
 const pulumi = (args: string[]): Promise<Run> => finish(start(args));
 
 async function configure(values: Record<string, string>, secrets: Record<string, string> = {}): Promise<void> {
-  const args = ["config", "set-all"];
-  for (const [k, v] of Object.entries(values)) args.push("--plaintext", `${k}=${v}`);
-  for (const [k, v] of Object.entries(secrets)) args.push("--secret", `${k}=${v}`);
-  const run = await pulumi(args);
+  const run = await project.configure(values, secrets);
   expect(run.status === 0 ? "" : run.out).toBe("");
 }
 
@@ -112,10 +74,7 @@ async function rows(): Promise<Record<string, unknown>[]> {
 }
 
 beforeAll(async () => {
-  state = mkdtempSync(join(tmpdir(), "interrupt-program-"));
-  for (const name of readdirSync(PROGRAM)) symlinkSync(join(PROGRAM, name), join(state, name));
-  symlinkSync(join(REPO_ROOT, "node_modules"), join(state, "node_modules"), "dir");
-  writeFileSync(join(state, "Pulumi.yaml"), "name: interrupted-deploy-probe\nruntime:\n  name: nodejs\n  options:\n    typescript: true\n");
+  project = new FixtureProject("interrupt-program", "intr", "interrupted-probe-only");
   const init = await pulumi(["stack", "init"]);
   expect(init.status === 0 ? "" : init.out).toBe("");
   await env.reset();
@@ -125,7 +84,7 @@ beforeAll(async () => {
       publicUrl: env.publicUrl,
       lockTimeoutSeconds: "60",
       schema: SCHEMA,
-      spoolPath: join(state, "spool.jsonl"),
+      spoolPath: join(project.dir, "spool.jsonl"),
     },
     { databaseUrl: databaseUrl() },
   );
@@ -143,10 +102,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const pid of leftovers(state)) process.kill(pid, "SIGKILL");
+  for (const pid of leftovers(project.dir)) process.kill(pid, "SIGKILL");
   await env.teardown();
   await dropSchema(SCHEMA);
-  rmSync(state, { recursive: true, force: true });
+  project.remove();
 });
 
 test("pulumi up SIGKILLed mid-deploy: the host keeps the trace, the rerun records the killed attempt as failed: interrupted", async () => {
@@ -183,7 +142,7 @@ test("pulumi up SIGKILLed mid-deploy: the host keeps the trace, the rerun record
   expect(line.reason).toMatch(/^health check failed/);
   // The killed CLI's language host and provider run on, orphaned (the CLI gives each plugin a
   // process group of its own); they are this test's, found by their working directory.
-  for (const pid of leftovers(state)) process.kill(pid, "SIGKILL");
+  for (const pid of leftovers(project.dir)) process.kill(pid, "SIGKILL");
   expect(await rows()).toHaveLength(1);
 
   // The user's rerun: the stack lock of the killed run is cleared, then the deploy goes on.
