@@ -1,11 +1,12 @@
 /**
  * `pulumi up` SIGKILLed mid-deploy, under the real engine: a program of its own
  * (tests/fixtures/interrupt-program: the project's Release component and deployment-log hooks)
- * deploys an env of its own on the local target. The engine dies with its program and hooks; the
- * command provider, orphaned, keeps reading the SSH session (pulumi-command does not watch its
- * context), so dc-release runs the release to its end and delivers its result to nobody who
- * records it. The rerun (after `pulumi cancel`, as a user does) must record the killed attempt as a
- * `failed` row whose reason begins with "interrupted", from the host's unconfirmed results.
+ * deploys an env of its own on the local target. The engine dies with its program and hooks. The
+ * command provider sends no signal (pulumi-command does not watch its context); it dies itself at
+ * the command's next line of output, when its log call to the dead engine falls back to stderr
+ * and the write raises SIGPIPE. dc-release runs the release to its end anyway and keeps its result,
+ * which reached nobody. The rerun (after `pulumi cancel`, as a user does) must record the killed
+ * attempt as a `failed` row whose reason begins with "interrupted".
  */
 import { ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
@@ -129,8 +130,8 @@ test("pulumi up SIGKILLed mid-deploy: the host keeps the trace, the rerun record
   process.kill(killed.pid as number, "SIGKILL");
   await killedRun;
 
-  // The orphaned provider still reads the session: dc-release gives up on the gate, undoes and
-  // writes its line, and its result is delivered to a provider nobody listens to.
+  // No signal: dc-release gives up on the gate, undoes and writes its line. The provider died at
+  // that line of output, so the result reached nobody.
   const line = await waitFor("the killed attempt's deploy.log line", () => {
     const lines = hostFile(deployLog)
       .split("\n")
@@ -138,7 +139,7 @@ test("pulumi up SIGKILLed mid-deploy: the host keeps the trace, the rerun record
     return lines.length > linesBefore ? (JSON.parse(lines[linesBefore] as string) as Record<string, unknown>) : undefined;
   });
   expect(line).toMatchObject({ ok: false, releaseId, tag: "bad-slow", serving: { tag: "v1" } });
-  expect(line.delivered).toBeUndefined();
+  expect(line.delivered).toBe(false);
   expect(line.reason).toMatch(/^health check failed/);
   // The killed CLI's language host and provider run on, orphaned (the CLI gives each plugin a
   // process group of its own); they are this test's, found by their working directory.
@@ -159,7 +160,7 @@ test("pulumi up SIGKILLed mid-deploy: the host keeps the trace, the rerun record
   ]);
   expect(recorded[1]?.deploy_id).toBe(`host-${releaseId}:${env.name}:${env.name}-release-deploy`);
   expect(String(recorded[1]?.logs)).toMatch(
-    /^interrupted: pulumi up ended before it recorded this attempt; on the host it ended: failed: health check failed/,
+    /^interrupted: the caller went away \(pulumi up or its SSH session\) during health; it ended: failed: health check failed/,
   );
   expect(String(recorded[1]?.logs)).toContain(`host log: ${line.logFile as string}`);
 });

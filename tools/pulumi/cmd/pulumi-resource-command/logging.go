@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log/slog"
+	"os"
 	"strings"
 	"sync"
 
@@ -28,15 +30,44 @@ type logger struct {
 // log is a message kept in the CLI's output (Logger.Warning, Logger.Error upstream).
 func (l *logger) log(sev diag.Severity, msg string) {
 	if l != nil && l.host != nil {
-		_ = l.host.Log(l.ctx, sev, l.urn, msg)
+		if err := l.host.Log(l.ctx, sev, l.urn, msg); err != nil {
+			l.fallback(fallbackLogger().With("hostLogFailed", err.Error()), sev, msg)
+		}
 	}
 }
 
 // status is an ephemeral message shown only while it is the resource's latest (Logger.InfoStatus upstream).
 func (l *logger) status(sev diag.Severity, msg string) {
 	if l != nil && l.host != nil {
-		_ = l.host.LogStatus(l.ctx, sev, l.urn, msg)
+		if err := l.host.LogStatus(l.ctx, sev, l.urn, msg); err != nil {
+			l.fallback(fallbackLogger().With("hostLogFailed", err.Error(), "kind", "status"), sev, msg)
+		}
 	}
+}
+
+// fallbackOutput is where a message the engine refused goes: stderr, as in the real provider.
+// pulumi-go-provider's hostSink hands it to slog's default logger, which in pulumi-command 1.2.1
+// (SDK 3.224) is still Go's own: a line on stderr. (SDK 3.276, which this stand-in is built with,
+// swaps slog's default for a discarding handler, so the stand-in writes to stderr itself.)
+var fallbackOutput io.Writer = os.Stderr
+
+func fallbackLogger() *slog.Logger { return slog.New(slog.NewTextHandler(fallbackOutput, nil)) }
+
+// fallback logs a message the engine refused, Info and up, as hostSink's slogSink.log does.
+// With the engine gone, stderr is a pipe nobody reads: the write raises SIGPIPE and the Go runtime
+// ends the provider, which closes its SSH sessions. That is how a killed pulumi up ends a running
+// remote command: at its next line of output, without a signal.
+func (l *logger) fallback(lg *slog.Logger, sev diag.Severity, msg string) {
+	log := lg.InfoContext
+	switch sev {
+	case diag.Debug:
+		log = lg.DebugContext
+	case diag.Warning:
+		log = lg.WarnContext
+	case diag.Error:
+		log = lg.ErrorContext
+	}
+	log(l.ctx, msg, "urn", string(l.urn))
 }
 
 // loggingOf reads the logging input: stdout, stderr, stdoutAndStderr (the default) or none.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"net"
 	"os"
 	"path/filepath"
@@ -272,6 +274,41 @@ func TestRemote_CancelledContextLeavesTheCommandRunning_AsCommandOutputsRun(t *t
 	}
 	if out.stdout != "finished" {
 		t.Fatalf("stdout %q, want the command's own output", out.stdout)
+	}
+}
+
+// goneHost is the engine after pulumi up was killed: every log call fails.
+type goneHost struct{}
+
+func (goneHost) Log(context.Context, diag.Severity, resource.URN, string) error {
+	return errors.New("rpc error: code = Unavailable desc = connection refused")
+}
+
+func (goneHost) LogStatus(context.Context, diag.Severity, resource.URN, string) error {
+	return errors.New("rpc error: code = Unavailable desc = connection refused")
+}
+
+func TestLogging_EngineGoneFallsBackToSlogOnStderr_AsGoProviderHostSink(t *testing.T) {
+	// logging.go hostSink: a refused host log goes to slog's default logger, Info and up: under
+	// SDK 3.224 (pulumi-command 1.2.1) Go's own, a line on stderr.
+	var out bytes.Buffer
+	fallbackOutput = &out
+	defer func() { fallbackOutput = os.Stderr }()
+	lg := &logger{ctx: context.Background(), host: goneHost{}, urn: "urn:pulumi:s::p::command:remote:Command::r"}
+	lg.status(diag.Info, "health: probing")
+	lg.log(diag.Warning, "a warning")
+	lg.status(diag.Debug, "dropped below Info")
+	text := out.String()
+	for _, want := range []string{
+		`level=INFO msg="health: probing" hostLogFailed="rpc error: code = Unavailable desc = connection refused" kind=status urn=urn:pulumi:s::p::command:remote:Command::r`,
+		`level=WARN msg="a warning" hostLogFailed=`,
+	} {
+		if !strings.Contains(text, want) {
+			t.Fatalf("stderr %q lacks %q", text, want)
+		}
+	}
+	if strings.Contains(text, "dropped below Info") {
+		t.Fatalf("a debug line reached stderr: %q", text)
 	}
 }
 
