@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
 import { ReleaseResult } from "../release";
-import { hostDeployId, interruptedAttempts, interruptedRecord, servingAfter, unconfirmedAttempts } from "./interrupted";
+import { InterruptedAttempt, hostDeployId, interruptedAttempts, interruptedRecord, servingAfter, unconfirmedAttempts } from "./interrupted";
 import { DeploymentLog, WriteOutcome } from "./log";
 import { DeploymentRecord, DeploymentStatus, commitFromTag, currentRunId, deployIdFor } from "./record";
 import { redact, redactedTail } from "./redact";
@@ -206,7 +206,7 @@ export class DeploymentRecorder {
     const outcomes: HookOutcome[] = [];
     const attempts = [
       ...interruptedAttempts(result).map((attempt) => ({ attempt, certain: true })),
-      ...unconfirmedAttempts(result).map((attempt) => ({ attempt, certain: false })),
+      ...(await this.unconfirmedToCheck(result)).map((attempt) => ({ attempt, certain: false })),
     ];
     for (const { attempt, certain } of attempts) {
       const record = interruptedRecord(this.ctx.env, name, attempt, this.ctx.secrets ?? []);
@@ -219,6 +219,23 @@ export class DeploymentRecorder {
       outcomes.push(await this.deliver(record, { reason: attempt.reason, ...(revertedTo ? { revertedTo } : {}) }, write));
     }
     return outcomes;
+  }
+
+  /**
+   * The host's unconfirmed results worth checking against the log: none when the log has no row
+   * of this env yet (a new database or schema), else the host's recent history would come in as
+   * failures; none when the log cannot be asked (they are handed over again next time).
+   */
+  private async unconfirmedToCheck(result: ReleaseResult | undefined): Promise<InterruptedAttempt[]> {
+    const attempts = unconfirmedAttempts(result);
+    if (attempts.length === 0 || !this.ctx.log) {
+      return [];
+    }
+    try {
+      return (await this.ctx.log.history({ env: this.ctx.env, limit: 1 })).length > 0 ? attempts : [];
+    } catch {
+      return [];
+    }
   }
 
   /** The SDK's hook option: afterCreate/afterUpdate record success, onError records the failure. */

@@ -319,10 +319,15 @@ test("a result the host handed to a killed pulumi up is recorded by the next att
     startedAt: "2026-12-02T04:00:00.000Z",
     finishedAt: "2026-12-02T04:00:05.000Z",
   });
-  await recorder("run-1").afterDeploy({
+  // A log with no row of the env yet (a new database or schema): the host's recent results are
+  // its history elsewhere, not failures, and stay out.
+  const first = await recorder("run-1").afterDeploy({
     name,
-    newOutputs: { stdout: releaseLine({ tag: "sha-aaaaaaa", releaseId: "R1", previous: null }) },
+    newOutputs: {
+      stdout: releaseLine({ tag: "sha-aaaaaaa", releaseId: "R1", previous: null, unconfirmed: [unconfirmed("R0", "sha-0000000")] }),
+    },
   });
+  expect(first.interrupted ?? []).toEqual([]);
   const third = await recorder("run-3").afterDeploy({
     name,
     newOutputs: {
@@ -335,6 +340,7 @@ test("a result the host handed to a killed pulumi up is recorded by the next att
     },
   });
   expect(third.interrupted?.map((o) => o.record?.deployId)).toEqual(["host-R2:dev:dev-release-deploy"]);
+  expect((await rows(s)).map((r) => r.deploy_id)).not.toContain("host-R0:dev:dev-release-deploy");
   expect((await rows(s)).map((r) => `${r.deploy_id} ${r.tag} ${r.status}`)).toEqual([
     "host-R1:dev:dev-release-deploy sha-aaaaaaa success",
     "host-R2:dev:dev-release-deploy sha-bbbbbbb failed",

@@ -68,8 +68,11 @@ test("the env's lifetime starts with its first release, shows in every result an
   expect((await recorder("life-2", log).afterDeploy({ name: NAME, newOutputs: { stdout: v3.stdout } })).record?.status).toBe("success");
   expect(await status()).toMatchObject({ created: firstCreated, current: { tag: "v3" } });
 
+  // Two releases left results for the next one to hand over; the env's end takes them along.
+  expect((await sshRun(["ls", `${env.dir}/state/unconfirmed`])).stdout.trim().split("\n")).toHaveLength(2);
   const removed = await env.release("remove", ["--env", env.name]);
   expect(removed.code).toBe(0);
+  expect((await sshRun(["test", "-e", `${env.dir}/state/unconfirmed`])).code).toBe(1);
   expect(await status()).toMatchObject({ created: null, current: null, previous: null });
 });
 
