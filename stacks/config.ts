@@ -149,7 +149,7 @@ export function frontUrl(listen: string): string {
   return `${ssl === "ssl" ? "https" : "http"}://${hostPort}`;
 }
 
-function postgresSchema(key: string, value: unknown): string {
+export function postgresSchema(key: string, value: unknown): string {
   if (typeof value !== "string" || !/^([a-z_][a-z0-9_]{0,62})?$/.test(value)) {
     throw new ConfigValueError(key, showValue(value, false), "use a schema name of lowercase letters, digits and _ (empty for public)");
   }

@@ -5,7 +5,7 @@
  * environment variable to set.
  */
 import { DeploymentLog, spoolFile } from "../../infra/deployment-log/log";
-import { profileFor } from "../../stacks/config";
+import { postgresSchema, profileFor } from "../../stacks/config";
 import { pulumi } from "./pulumi";
 
 const PROJECT = "deep-calm-deploy";
@@ -52,12 +52,8 @@ export function stackLogSettings(stack: string): { databaseUrl: string; schema: 
         `set it with \`pulumi config set --secret deploymentLogDatabaseUrl -s ${stack}\``,
     );
   }
-  const schema = value("deploymentLogSchema");
-  if (schema !== "" && !/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) {
-    throw new Error(
-      `deploymentLogSchema: ${JSON.stringify(schema)} is not allowed; use a schema name of lowercase letters, digits and _ (empty for public)`,
-    );
-  }
+  // The program's own check, so the commands accept exactly the schemas `pulumi up` does.
+  const schema = postgresSchema("deploymentLogSchema", value("deploymentLogSchema"));
   return { databaseUrl, schema, spoolPath: spoolFile(value("deploymentLogSpool")) };
 }
 
