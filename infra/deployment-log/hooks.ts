@@ -204,14 +204,17 @@ export class DeploymentRecorder {
    */
   private async recordInterrupted(name: string, result: ReleaseResult | undefined): Promise<HookOutcome[]> {
     const outcomes: HookOutcome[] = [];
+    const secrets = this.ctx.secrets ?? [];
+    const toRecord = (certain: boolean) => (attempt: InterruptedAttempt) => ({
+      attempt,
+      certain,
+      record: interruptedRecord(this.ctx.env, name, attempt, secrets),
+    });
     const attempts = [
-      ...interruptedAttempts(result).map((attempt) => ({ attempt, certain: true })),
-      ...(await this.unconfirmedToCheck(result)).map((attempt) => ({ attempt, certain: false })),
+      ...interruptedAttempts(result).map(toRecord(true)),
+      ...(await this.unrecorded(unconfirmedAttempts(result).map(toRecord(false)))),
     ];
-    for (const { attempt, certain } of attempts) {
-      const record = interruptedRecord(this.ctx.env, name, attempt, this.ctx.secrets ?? []);
-      // Without a log to ask, an unconfirmed attempt cannot be told from a recorded one.
-      if (!certain && !this.ctx.log) continue;
+    for (const { attempt, certain, record } of attempts) {
       // An unconfirmed one stays on the host and is handed over again: no copy in the spool.
       const write = this.ctx.log ? await this.ctx.log.write(record, { spool: certain }) : undefined;
       if (write?.inserted === false || (!certain && write?.inserted !== true)) continue;
@@ -222,17 +225,21 @@ export class DeploymentRecorder {
   }
 
   /**
-   * The host's unconfirmed results worth checking against the log: none when the log has no row
-   * of this env yet (a new database or schema), else the host's recent history would come in as
-   * failures; none when the log cannot be asked (they are handed over again next time).
+   * The host's unconfirmed results that the log lacks, asked in one query. None without a log to
+   * ask (a recorded one cannot be told from the rest), none when the log has no row of this env
+   * yet (a new database or schema: the host's recent history would come in as failures), none
+   * when the log cannot be reached (they are handed over again next time).
    */
-  private async unconfirmedToCheck(result: ReleaseResult | undefined): Promise<InterruptedAttempt[]> {
-    const attempts = unconfirmedAttempts(result);
-    if (attempts.length === 0 || !this.ctx.log) {
+  private async unrecorded<T extends { record: DeploymentRecord }>(candidates: T[]): Promise<T[]> {
+    if (candidates.length === 0 || !this.ctx.log) {
       return [];
     }
     try {
-      return (await this.ctx.log.history({ env: this.ctx.env, limit: 1 })).length > 0 ? attempts : [];
+      const missing = await this.ctx.log.missing(
+        this.ctx.env,
+        candidates.map((c) => c.record.deployId),
+      );
+      return candidates.filter((c) => missing.includes(c.record.deployId));
     } catch {
       return [];
     }

@@ -245,6 +245,25 @@ export class DeploymentLog {
   }
 
   /**
+   * Which of `deployIds` the log has no row of, in one query; none at all while it has no row of
+   * `env` (a new database or schema). Throws on database trouble.
+   */
+  async missing(env: string, deployIds: readonly string[]): Promise<string[]> {
+    const client = await this.connect();
+    try {
+      const res = await client.query<{ known: boolean; recorded: string[] }>(
+        `SELECT EXISTS (SELECT 1 FROM deployments WHERE env = $1) AS known,
+                ARRAY(SELECT deploy_id FROM deployments WHERE deploy_id = ANY($2)) AS recorded`,
+        [env, [...deployIds]],
+      );
+      const row = res.rows[0];
+      return row?.known ? deployIds.filter((id) => !row.recorded.includes(id)) : [];
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
    * The order in which digests first served `env` (success or rolled_back): 1 for the first.
    * Ties in time go by insertion. Throws on database trouble.
    */
