@@ -27,7 +27,9 @@ deploy() {
   step "pulumi up -s local (imageTag=$tag)"
   local_up "$tag"
   printf 'URL:     %s\n' "$(pulumi stack output url -s local)"
-  printf 'release: %s\n' "$(pulumi stack output release -s local --json | tr -d '\n ')"
+  # One line of JSON; the strings (a reason, say) keep their spaces.
+  printf 'release: %s\n' "$(pulumi stack output release -s local --json |
+    node -e 'process.stdout.write(JSON.stringify(JSON.parse(require("fs").readFileSync(0, "utf8"))))')"
 }
 
 if [ "$(local_current_tag)" != "v2" ]; then
