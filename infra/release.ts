@@ -82,7 +82,7 @@ export function settingsArgv(s: ReleaseSettings): string[] {
   return argv;
 }
 
-export function scriptPath(s: ReleaseSettings, env: string): string {
+export function scriptPath(s: Pick<ReleaseSettings, "root">, env: string): string {
   return `${s.root}/${env}/dc-release`;
 }
 
@@ -105,7 +105,7 @@ export function rollbackArgv(env: string, s: ReleaseSettings, toTag?: string): s
  * the env's directory is already gone (removed by hand, or by another checkout's destroy), only
  * its containers can be left: they go by their label, and destroy succeeds.
  */
-export function removeArgv(env: string, s: ReleaseSettings): string[] {
+export function removeArgv(env: string, s: Pick<ReleaseSettings, "root">): string[] {
   return [
     "sh",
     "-c",

@@ -10,6 +10,8 @@ import { join } from "node:path";
 import { loadAround, statusAndBody, type LoadReport } from "../../scripts/lib/load";
 import { localSshArgs } from "../../scripts/lib/local-target";
 import { PROJECT_DIR, pulumi, pulumiAsync } from "../../scripts/lib/pulumi";
+import { shellJoin } from "../../infra/quote";
+import { removeArgv } from "../../infra/release";
 import { pullEvents } from "../integration/helpers";
 
 jest.setTimeout(300_000);
@@ -112,6 +114,15 @@ beforeAll(async () => {
   pulumi("local", ["cancel", "--yes"]);
   const destroy = pulumi("local", ["destroy", "--yes", "--skip-preview"], { config: true });
   expect(destroy.status).toBe(0);
+  // What another checkout left on this host (`npm run demo` keeps its env, in a state this clone
+  // cannot destroy) goes too: the env's releases, site and history, so no earlier release counts.
+  const leftover = spawnSync(
+    "ssh",
+    [...SSH, `${shellJoin(removeArgv("local", { root: "/opt/deep-calm" }))} && rm -rf /opt/deep-calm/local`],
+    { encoding: "utf8" },
+  );
+  expect(leftover.stderr).toBe("");
+  expect(leftover.status).toBe(0);
   // Deploys are recorded in a schema of the local Postgres that this suite owns.
   const client = new Client({ connectionString: DATABASE_URL });
   await client.connect();
