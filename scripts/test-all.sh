@@ -25,6 +25,10 @@ npm run --silent lint
 step "unit tests (Pulumi mocks)"
 jest_suite unit
 
+step "host procedure unit tests (bats: dc-release's argument checks, state and JSON output)"
+mkdir -p test-output
+bats --tap tests/host | tee test-output/bats.tap
+
 step "go tests (tools/pulumi: the stand-ins checked against the real provider's and language host's behaviour)"
 # -v so that each Go test is counted in the closing line too; its full output stays in $go_results.
 go_status=0
@@ -56,6 +60,9 @@ node -e '
     const r = JSON.parse(fs.readFileSync(`${process.argv[1]}/${f}`, "utf8"));
     passed += r.numPassedTests; failed += r.numFailedTests; skipped += r.numPendingTests + r.numTodoTests;
   }
+  const tap = fs.readFileSync("test-output/bats.tap", "utf8");
+  passed += (tap.match(/^ok /gm) ?? []).length;
+  failed += (tap.match(/^not ok /gm) ?? []).length;
   const go = fs.readFileSync(process.argv[2], "utf8");
   passed += (go.match(/^--- PASS/gm) ?? []).length;
   failed += (go.match(/^--- FAIL/gm) ?? []).length;
