@@ -1,26 +1,28 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { validateFor } from "./errors";
 import { shellJoin } from "./quote";
 import { LEGACY_TRIGGERS } from "./release";
-import * as v from "./validate";
+import { knownHostsName } from "./ssh";
 import { PINNABLE_HOST_KEYS } from "./validate";
 
+/**
+ * The connection as stacks/config.ts validated it (loadStackConfig, loadPrivateKey): HostTarget
+ * takes the values as they are, with no defaults of its own (Pulumi.yaml declares them).
+ */
 export interface HostTargetArgs {
   /** DNS name or IP of the server. */
-  host: pulumi.Input<string>;
-  /** SSH port. Default 22. */
-  port?: pulumi.Input<number>;
-  /** The deploy user (member of the docker group). Default `dc`. */
-  user?: pulumi.Input<string>;
+  host: string;
+  port: number;
+  /** The deploy user (member of the docker group). */
+  user: string;
   /** The deploy user's private key; always a secret. */
   privateKey: pulumi.Input<string>;
   /** The server's public host key (`ssh-ed25519 AAAA…`); the connection fails if it differs. */
-  hostKey: pulumi.Input<string>;
-  /** Seconds for one dial attempt. Default 10. */
-  dialTimeoutSeconds?: pulumi.Input<number>;
-  /** Dial attempts before giving up. Default 5. */
-  dialAttempts?: pulumi.Input<number>;
+  hostKey: string;
+  /** Seconds for one dial attempt. */
+  dialTimeoutSeconds: number;
+  /** Dial attempts before giving up. */
+  dialAttempts: number;
 }
 
 /** The command that proves the host can run a release: the docker daemon answers the deploy user. */
@@ -40,22 +42,15 @@ export class HostTarget extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostTargetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("deepcalm:host:HostTarget", name, {}, opts);
-    const plain = pulumi
-      .all([args.host, args.port ?? 22, args.user ?? "dc", args.hostKey, args.dialTimeoutSeconds ?? 10, args.dialAttempts ?? 5])
-      .apply(([host, port, user, hostKey, timeout, attempts]) =>
-        validateFor(this, () => ({
-          host: v.hostName("host", host),
-          port: v.port("sshPort", port),
-          user: v.unixUser("sshUser", user),
-          hostKey: v.hostKey("sshHostKey", hostKey),
-          perDialTimeout: v.integerIn("sshDialTimeout", timeout, 1, 300),
-          dialErrorLimit: v.integerIn("sshDialAttempts", attempts, 1, 100),
-        })),
-      );
-    const privateKey = pulumi.secret(
-      pulumi.output(args.privateKey).apply((k) => validateFor(this, () => v.privateKey("sshPrivateKey", k))),
-    );
-    this.connection = pulumi.all([plain, privateKey]).apply(([p, key]) => ({ ...p, privateKey: key }));
+    const plain = {
+      host: args.host,
+      port: args.port,
+      user: args.user,
+      hostKey: args.hostKey,
+      perDialTimeout: args.dialTimeoutSeconds,
+      dialErrorLimit: args.dialAttempts,
+    };
+    this.connection = pulumi.secret(args.privateKey).apply((privateKey) => ({ ...plain, privateKey }));
     this.ready = new command.remote.Command(
       `${name}-ready`,
       // No triggers: a new host or connection setting is an update, which runs `create` again.
@@ -73,7 +68,7 @@ export class HostTarget extends pulumi.ComponentResource {
  * why). Hashed entries cannot be matched and are skipped.
  */
 export function hostKeyFromKnownHosts(knownHosts: string, host: string, port: number): string | undefined {
-  const name = port === 22 ? host : `[${host}]:${port}`;
+  const name = knownHostsName(host, port);
   const keys: string[] = [];
   for (const line of knownHosts.split("\n")) {
     const [hosts, type, key] = line.trim().split(/\s+/);

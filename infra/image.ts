@@ -1,7 +1,7 @@
 import * as docker from "@pulumi/docker";
 import * as pulumi from "@pulumi/pulumi";
 import { ConfigValueError, showValue, validateFor } from "./errors";
-import { ImageTag, parseImageTag } from "./tag";
+import { ImageTag } from "./tag";
 
 const REGISTRY = /^([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\d{1,3}(\.\d{1,3}){3})(:\d{1,5})?$/;
 const REPOSITORY = /^[a-z0-9]+([._-][a-z0-9]+)*(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/;
@@ -34,11 +34,6 @@ export function imageDigest(key: string, value: unknown): string {
 /** `registry/repository:tag`. */
 export function imageReference(registry: string, repository: string, tag: string): string {
   return `${registry}/${repository}:${tag}`;
-}
-
-/** `registry/repository@sha256:…`: what the host actually runs. */
-export function pinnedReference(registry: string, repository: string, digest: string): string {
-  return `${registry}/${repository}@${digest}`;
 }
 
 const MANIFEST_TYPES = [
@@ -162,16 +157,16 @@ async function anonymousToken(registry: string, ref: string, challenge: string, 
 }
 
 export interface ImageArgs {
-  /** Registry host, e.g. `ghcr.io` or `127.0.0.1:5000`. Default `ghcr.io`. */
-  registry?: pulumi.Input<string>;
+  /** Registry host, e.g. `ghcr.io` or `127.0.0.1:5000` (validated by loadStackConfig, as are the next two). */
+  registry: string;
   /** Repository path, e.g. `vasiliy-ivanov/deep-calm`. */
-  repository: pulumi.Input<string>;
-  /** The tag to deploy (see `parseImageTag`). */
-  tag: pulumi.Input<string>;
+  repository: string;
+  /** The tag to deploy, parsed (`parseImageTag`). */
+  tag: ImageTag;
   /** How the expected digest is found: `docker` (@pulumi/docker), `registry` (HTTP API) or `config`. */
   digestSource: DigestSource;
-  /** The digest to pin when `digestSource` is `config`. */
-  digest?: pulumi.Input<string>;
+  /** The digest to pin when `digestSource` is `config`: imageDigest as loadStackConfig validated it, or preflight's. */
+  digest?: string;
 }
 
 /**
@@ -182,23 +177,13 @@ export interface ImageArgs {
 export class Image extends pulumi.ComponentResource {
   public readonly ref: pulumi.Output<string>;
   public readonly digest: pulumi.Output<string>;
-  public readonly pinnedRef: pulumi.Output<string>;
-  public readonly tag: pulumi.Output<ImageTag>;
 
   constructor(name: string, args: ImageArgs, opts?: pulumi.ComponentResourceOptions) {
     super("deepcalm:image:Image", name, {}, opts);
-    const parts = pulumi.all([args.registry ?? "ghcr.io", args.repository, args.tag]).apply(([registry, repository, tag]) =>
-      validateFor(this, () => ({
-        registry: imageRegistry("imageRegistry", registry),
-        repository: imageRepository("imageRepository", repository),
-        tag: parseImageTag("imageTag", tag),
-      })),
-    );
-    this.tag = parts.tag;
+    const parts = pulumi.output({ registry: args.registry, repository: args.repository, tag: args.tag });
     this.ref = parts.apply((p) => imageReference(p.registry, p.repository, p.tag.tag));
     this.digest = this.expectedDigest(name, args, parts);
-    this.pinnedRef = pulumi.all([parts, this.digest]).apply(([p, d]) => pinnedReference(p.registry, p.repository, d));
-    this.registerOutputs({ ref: this.ref, digest: this.digest, pinnedRef: this.pinnedRef });
+    this.registerOutputs({ ref: this.ref, digest: this.digest });
   }
 
   private expectedDigest(
@@ -208,7 +193,10 @@ export class Image extends pulumi.ComponentResource {
   ): pulumi.Output<string> {
     switch (args.digestSource) {
       case "config":
-        return pulumi.output(args.digest).apply((d) => validateFor(this, () => imageDigest("imageDigest", d)));
+        if (args.digest === undefined) {
+          throw new Error(`${name}: digestSource "config" needs the digest`);
+        }
+        return pulumi.output(args.digest);
       case "registry":
         // The program looks the digest up in preflight (stacks/preflight.ts) and passes it as "config": a
         // failure in here would reach the user inside the SDK's "error serializing property" with a trace.

@@ -8,23 +8,13 @@ function reject(key: string, value: unknown, allowed: string, secret = false): n
   throw new ConfigValueError(key, showValue(value, secret), allowed);
 }
 
-const ENV_NAME = /^[a-z][a-z0-9-]{0,30}$/;
 const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV4 = /^((25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 const IPV6 = /^[0-9A-Fa-f:]{2,39}$/;
 const UNIX_USER = /^[a-z_][a-z0-9_-]{0,31}$/;
-const URL_PATH = /^\/[A-Za-z0-9._~/-]*$/;
 const HOST_KEY = /^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp(256|384|521)) [A-Za-z0-9+/]+={0,2}$/;
 /** Host key types a pin can use, most preferred first (ssh-keyscan -t takes the same names). */
 export const PINNABLE_HOST_KEYS = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521"];
-const ABSOLUTE_DIR = /^\/[A-Za-z0-9._/-]*$/;
-
-export function envName(key: string, value: unknown): string {
-  if (typeof value !== "string" || !ENV_NAME.test(value)) {
-    reject(key, value, "use a lowercase name: a letter, then letters, digits or '-' (at most 31)");
-  }
-  return value;
-}
 
 export function hostName(key: string, value: unknown): string {
   if (typeof value !== "string" || !(HOSTNAME.test(value) || IPV4.test(value) || (value.includes(":") && IPV6.test(value)))) {
@@ -45,20 +35,6 @@ export function unixUser(key: string, value: unknown): string {
     reject(key, value, "use a Unix user name: lowercase letters, digits, '_' or '-', at most 32");
   }
   return value;
-}
-
-export function urlPath(key: string, value: unknown): string {
-  if (typeof value !== "string" || !URL_PATH.test(value) || value.length > 200) {
-    reject(key, value, "use an absolute URL path such as /healthz (letters, digits, . _ ~ / -)");
-  }
-  return value;
-}
-
-export function absoluteDir(key: string, value: unknown): string {
-  if (typeof value !== "string" || !ABSOLUTE_DIR.test(value) || value.includes("..") || value.length > 200) {
-    reject(key, value, "use an absolute directory such as /opt/deep-calm (letters, digits, . _ / -, no '..')");
-  }
-  return value.replace(/\/+$/, "") || "/";
 }
 
 export function httpUrl(key: string, value: unknown): string {
@@ -83,15 +59,6 @@ export function integerIn(key: string, value: unknown, min: number, max: number)
     reject(key, value, `use an integer from ${min} to ${max}`);
   }
   return value;
-}
-
-/** Seconds as a number or a decimal string (Pulumi config has no decimal type). */
-export function secondsIn(key: string, value: unknown, min: number, max: number): number {
-  const seconds = typeof value === "string" && /^\d{1,6}(\.\d{1,3})?$/.test(value) ? Number(value) : value;
-  if (typeof seconds !== "number" || !Number.isFinite(seconds) || seconds < min || seconds > max) {
-    reject(key, value, `use a number of seconds from ${min} to ${max} (at most 3 decimals)`);
-  }
-  return seconds;
 }
 
 export function githubRepositoryName(key: string, value: unknown): string {
@@ -156,24 +123,9 @@ export function privateKey(key: string, value: unknown, path?: string): string {
   return value;
 }
 
-export function requiredSecret(key: string, value: unknown, allowed: string): string {
-  if (typeof value !== "string" || value.length === 0) {
-    reject(key, value, allowed, true);
-  }
-  return value;
-}
-
 export function oneOf<T extends string>(key: string, value: unknown, allowed: readonly T[]): T {
   if (typeof value !== "string" || !(allowed as readonly string[]).includes(value)) {
     reject(key, value, `use one of: ${allowed.join(", ")}`);
   }
   return value as T;
-}
-
-/** A shell command line that is run inside the app container (e.g. migrations). */
-export function containerCommand(key: string, value: unknown): string {
-  if (typeof value !== "string" || value.length > 500 || /[\0\n\r]/.test(value)) {
-    reject(key, value, "use a one-line command of at most 500 characters, e.g. 'alembic upgrade head' (empty for none)");
-  }
-  return value;
 }

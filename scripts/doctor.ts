@@ -57,7 +57,6 @@ const STAND_INS: Record<string, unknown> = {
   githubReviewerIds: [1],
   imageTag: "v0.0.0",
   publicUrl: "https://doctor.invalid",
-  appPorts: [8101, 8102],
 };
 
 const WHAT: Record<string, string> = {

@@ -8,7 +8,9 @@ import { dirname, resolve } from "node:path";
 import { hostKeyFromKnownHosts } from "../infra/host";
 import { ConfigValueError, showValue } from "../infra/errors";
 import { DigestSource, imageDigest, imageRegistry, imageRepository } from "../infra/image";
+import { envLayout } from "../infra/layout";
 import { ReleaseSettings } from "../infra/release";
+import { releaseSettingsFrom } from "../infra/release-options";
 import { ImageTag, parseImageTag } from "../infra/tag";
 import * as v from "../infra/validate";
 import { PROFILES, STACK_NAMES, StackProfile } from "./profiles";
@@ -112,14 +114,14 @@ export function profileFor(stack: string): StackProfile {
 
 function stringList(key: string, value: unknown, item: (key: string, v: unknown) => string): string[] {
   if (!Array.isArray(value)) {
-    throw new ConfigValueError(key, showValue(value, false), 'use a list, e.g. ["/healthz"]');
+    throw new ConfigValueError(key, showValue(value, false), 'use a list of strings, e.g. ["A=1"]');
   }
   return value.map((entry, i) => item(`${key}[${i}]`, entry));
 }
 
 function numberList(key: string, value: unknown, item: (key: string, v: unknown) => number): number[] {
   if (!Array.isArray(value)) {
-    throw new ConfigValueError(key, showValue(value, false), "use a list of integers, e.g. [8101, 8102]");
+    throw new ConfigValueError(key, showValue(value, false), "use a list of integers, e.g. [101, 102]");
   }
   return value.map((entry, i) => item(`${key}[${i}]`, entry));
 }
@@ -163,19 +165,6 @@ function serverName(key: string, value: unknown): string {
   return value;
 }
 
-/** The bake can only go back to an old release that still runs: it never outlasts the warm period. */
-function bakeSeconds(value: unknown, warmSeconds: number): number {
-  const seconds = v.secondsIn("bakeSeconds", value, 0, 3600);
-  if (seconds > warmSeconds) {
-    throw new ConfigValueError(
-      "bakeSeconds",
-      showValue(value, false),
-      `use at most warmSeconds (${warmSeconds}): the old release must still run to go back to`,
-    );
-  }
-  return seconds;
-}
-
 function environmentEntries(key: string, value: unknown): Record<string, string> {
   const entries = stringList(key, value, (k, e) => {
     if (typeof e !== "string" || !/^[A-Z_][A-Z0-9_]*=/.test(e)) {
@@ -195,10 +184,6 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
   const get = (key: string, fallback?: unknown) => read(key) ?? fallback;
   const digestSetting = get("imageDigest", "");
   const digestSource = get("digestSource", "");
-  const ports = numberList("appPorts", get("appPorts"), v.port);
-  if (ports.length !== 2 || ports[0] === ports[1]) {
-    throw new ConfigValueError("appPorts", showValue(get("appPorts"), false), "use two different loopback ports, e.g. [8101, 8102]");
-  }
   const host = get("host", "");
   const sshPort = v.port("sshPort", get("sshPort"));
   if (host === "") {
@@ -223,8 +208,6 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
   }
   const accessories = bool("accessories", get("accessories"));
   const pushToDeploy = bool("pushToDeploy", get("pushToDeploy"));
-  const root = v.absoluteDir("hostRoot", get("hostRoot"));
-  const warmSeconds = v.secondsIn("warmSeconds", get("warmSeconds"), 0, 86400);
   return {
     profile,
     image: {
@@ -245,25 +228,11 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
       dialTimeoutSeconds: v.integerIn("sshDialTimeout", get("sshDialTimeout"), 1, 300),
       dialAttempts: v.integerIn("sshDialAttempts", get("sshDialAttempts"), 1, 100),
     },
-    release: {
-      root,
-      ports: [ports[0] as number, ports[1] as number],
-      healthPath: v.urlPath("healthPath", get("healthPath")),
-      healthRetries: v.integerIn("healthRetries", get("healthRetries"), 1, 1000),
-      healthIntervalSeconds: v.secondsIn("healthInterval", get("healthInterval"), 0.05, 60),
-      healthTimeoutSeconds: v.secondsIn("healthTimeout", get("healthTimeout"), 0.1, 60),
-      drainSeconds: v.secondsIn("drainSeconds", get("drainSeconds"), 0, 600),
-      warmSeconds,
-      bakeSeconds: bakeSeconds(get("bakeSeconds"), warmSeconds),
-      keepReleases: v.integerIn("keepReleases", get("keepReleases"), 2, 50),
-      migrateCommand: v.containerCommand("migrateCommand", get("migrateCommand", "")),
-      migrateTimeoutSeconds: v.secondsIn("migrateTimeout", get("migrateTimeout"), 1, 86400),
-      stopTimeoutSeconds: v.integerIn("stopTimeout", get("stopTimeout"), 0, 600),
-      publicUrl: frontUrl(nginxListen),
-      smokePaths: stringList("smokePaths", get("smokePaths", []), v.urlPath),
-      authFile: profile.basicAuth ? `${root}/${profile.env}/smoke.netrc` : undefined,
-      lockTimeoutSeconds: v.integerIn("lockTimeout", get("lockTimeout"), 0, 3600),
-    },
+    // The option table's keys, bounds and rules (infra/release-options.ts): the host's own.
+    release: releaseSettingsFrom(get, {
+      frontUrl: frontUrl(nginxListen),
+      authFile: (root) => (profile.basicAuth ? envLayout(root, profile.env).netrc : undefined),
+    }),
     nginx: {
       listen: nginxListen,
       serverName: serverName("serverName", get("serverName")),

@@ -25,9 +25,13 @@ describe("loadStackConfig", () => {
       migrateCommand: "alembic upgrade head",
       migrateTimeoutSeconds: 600,
       stopTimeoutSeconds: 10,
+      healthSuccesses: 2,
+      switchTimeoutSeconds: 10,
+      frontUrl: "http://127.0.0.1:80",
     });
+    // The netrc's path is ComposeProject's: it names the file only where it uploads one.
     expect(cfg.release.authFile).toBeUndefined();
-    expect(loadStackConfig("test", mapReader(BASE_CONFIG.test ?? {})).release.authFile).toBe("/opt/deep-calm/test/smoke.netrc");
+    expect(loadStackConfig("test", mapReader(BASE_CONFIG.test ?? {})).release.authFile).toBeUndefined();
   });
 
   test("a pinned digest wins over resolving one", () => {
@@ -85,6 +89,23 @@ describe("loadStackConfig", () => {
     expect(configError("dev", { warmSeconds: "5" })).toContain('bakeSeconds: "10" is not allowed; use at most warmSeconds (5)');
   });
 
+  test("healthSuccesses and switchTimeout are keys too: the program passes every option, the host's defaults decide nothing", () => {
+    const release = loadStackConfig("dev", mapReader({ ...BASE_CONFIG.dev, healthSuccesses: 3, switchTimeout: "2.5" })).release;
+    expect(release).toMatchObject({ healthSuccesses: 3, switchTimeoutSeconds: 2.5 });
+    expect(configError("dev", { healthSuccesses: 11 })).toBe('healthSuccesses: "11" is not allowed; use an integer from 1 to 10');
+    expect(configError("dev", { switchTimeout: "0.05" })).toBe(
+      'switchTimeout: "0.05" is not allowed; use a number of seconds from 0.1 to 600 (at most 3 decimals)',
+    );
+  });
+
+  test("a hostRoot that would put the test env's smoke netrc past the host's 200 characters is refused, naming hostRoot", () => {
+    const root = `/${"r".repeat(185)}`;
+    expect(loadStackConfig("dev", mapReader({ ...BASE_CONFIG.dev, hostRoot: root })).release.root).toBe(root);
+    expect(configError("test", { hostRoot: root })).toMatch(
+      /^hostRoot: "\/r+\.\.\." \(186 chars\) is not allowed; it gives --auth-file "\/r+\.\.\." \(203 chars\); use a normalized absolute path/,
+    );
+  });
+
   test("test and prod refuse to run without reviewers", () => {
     expect(configError("test", { githubReviewerIds: [] })).toBe(
       "githubReviewerIds: [] is not allowed; the test environment requires approval: list the GitHub user ids of its reviewers",
@@ -95,6 +116,39 @@ describe("loadStackConfig", () => {
     expect(configError("prod", { host: "" })).toContain(
       "the prod stack is declared but not configured: set host, sshHostKey, sshPrivateKey and publicUrl",
     );
+  });
+});
+
+describe("what the host refuses, preview refuses (each of these passed preview, was uploaded, then failed on the host with exit 2)", () => {
+  test("appPorts [80, 8102]: the host takes ports from 1024", () => {
+    expect(configError("dev", { appPorts: [80, 8102] })).toBe(
+      'appPorts: "[80,8102]" is not allowed; use two different loopback ports from 1024 to 65535, e.g. [8101, 8102]',
+    );
+  });
+
+  test("hostRoot /opt/./x: the host takes a normalized path only", () => {
+    expect(configError("dev", { hostRoot: "/opt/./x" })).toBe(
+      'hostRoot: "/opt/./x" is not allowed; use a normalized absolute path such as /opt/deep-calm ' +
+        "(letters, digits and . _ - /; no //, . or .. parts), at most 200 characters",
+    );
+  });
+
+  test("a tab in migrateCommand: the host refuses every control character", () => {
+    expect(configError("dev", { migrateCommand: "alembic\tupgrade head" })).toBe(
+      'migrateCommand: "alembic\\tupgrade head" is not allowed; use a one-line command of at most 2000 bytes without control ' +
+        "characters (tabs included), e.g. 'alembic upgrade head', or empty for none",
+    );
+  });
+
+  test("a migrateCommand of 2,001 characters: the host takes at most 2,000 bytes", () => {
+    expect(configError("dev", { migrateCommand: "a".repeat(2001) })).toMatch(
+      /^migrateCommand: "a+\.\.\." \(2001 chars\) is not allowed; use a one-line command of at most 2000 bytes/,
+    );
+    expect(loadStackConfig("dev", mapReader({ ...BASE_CONFIG.dev, migrateCommand: "a".repeat(2000) })).release.migrateCommand).toHaveLength(
+      2000,
+    );
+    // The host counts bytes: 1,001 two-byte characters are too many.
+    expect(configError("dev", { migrateCommand: "é".repeat(1001) })).toContain("(1001 chars) is not allowed");
   });
 });
 

@@ -1,7 +1,7 @@
 import { createServer, IncomingMessage, Server, ServerResponse } from "node:http";
 import { AddressInfo } from "node:net";
 import { ConfigValueError } from "../../infra/errors";
-import { imageReference, pinnedReference, RegistryLookupError, registryBaseUrl, resolveRegistryDigest } from "../../infra/image";
+import { imageReference, RegistryLookupError, registryBaseUrl, resolveRegistryDigest } from "../../infra/image";
 import { named, runStack, valueOf } from "./harness";
 
 const DIGEST = `sha256:${"c".repeat(64)}`;
@@ -167,7 +167,6 @@ describe("a registry that cannot be asked gives one clear line, never a DOMExcep
 
 test("references", () => {
   expect(imageReference("ghcr.io", "o/deep-calm", "v1.2.3")).toBe("ghcr.io/o/deep-calm:v1.2.3");
-  expect(pinnedReference("ghcr.io", "o/deep-calm", DIGEST)).toBe(`ghcr.io/o/deep-calm@${DIGEST}`);
   expect(registryBaseUrl("127.0.0.1:5000")).toBe("http://127.0.0.1:5000");
   expect(registryBaseUrl("ghcr.io")).toBe("https://ghcr.io");
 });

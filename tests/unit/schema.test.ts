@@ -1,6 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { README, withReference } from "../../scripts/config-reference";
+import { releaseOptions } from "../../infra/release-options";
 import { loadStackConfig } from "../../stacks/config";
 import { loadConfigSchema, renderConfigReference } from "../../stacks/schema";
 import { BASE_CONFIG } from "./harness";
@@ -33,6 +34,24 @@ test("the program reads exactly the declared keys", () => {
   read.add("telegramBotToken");
   read.add("appSecrets");
   expect([...read].sort()).toEqual(Object.keys(schema).sort());
+});
+
+test("every release option's key is declared as the option table says, with the table's default", () => {
+  const keys = releaseOptions().flatMap(([, spec]) => (spec.key === null ? [] : [spec.key]));
+  expect(keys.length).toBeGreaterThan(0);
+  for (const [, spec] of releaseOptions()) {
+    if (spec.key === null) {
+      // Derived: the key it comes from is declared; the option itself is not config.
+      expect([spec.flag, spec.from !== undefined && spec.from in schema]).toEqual([spec.flag, true]);
+      continue;
+    }
+    const d = schema[spec.key];
+    const type = { integer: "integer", portPair: "array", urlPaths: "array" }[spec.kind as string] ?? "string";
+    const asConfig = spec.kind === "seconds" ? String(spec.default) : spec.default;
+    expect([spec.key, d?.type, d?.default]).toEqual([spec.key, type, asConfig]);
+    expect(d?.description).toContain(spec.description);
+  }
+  expect(schema.bakeSeconds?.description).toContain("At most warmSeconds");
 });
 
 test("the stack files only set declared keys", () => {
