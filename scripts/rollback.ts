@@ -11,7 +11,7 @@
 import { DeploymentLog } from "../infra/deployment-log/log";
 import { StoredDeployment } from "../infra/deployment-log/record";
 import { redact } from "../infra/deployment-log/redact";
-import { ConfigValueError } from "../infra/errors";
+import { releaseResultFrom } from "../infra/release-result";
 import { parseImageTag } from "../infra/tag";
 import { profileFor } from "../stacks/config";
 import { pulumi } from "./lib/pulumi";
@@ -62,13 +62,18 @@ export function previousGoodTag(history: HistoryEntry[], current: string, create
   return undefined;
 }
 
-/** When the env was last created, from the stack's `release` output (dc-release's result line). */
-export function createdFromRelease(releaseJson: string): string | undefined {
+/**
+ * When the env was last created, from the stack's `release` output (dc-release's result line). An
+ * output that does not fit the format (left by an older version of this program, say) tells no
+ * lifetime, and `problem` says why: a rollback must still work, so the search then looks through
+ * the whole history, as it does on an env older than `created`.
+ */
+export function createdFromRelease(releaseJson: string): { created?: string; problem?: string } {
   try {
-    const created = (JSON.parse(releaseJson) as { created?: unknown }).created;
-    return typeof created === "string" && !Number.isNaN(Date.parse(created)) ? created : undefined;
-  } catch {
-    return undefined;
+    const { created } = releaseResultFrom(JSON.parse(releaseJson));
+    return created === null ? {} : { created };
+  } catch (err) {
+    return { problem: err instanceof Error ? err.message : String(err) };
   }
 }
 
@@ -112,14 +117,13 @@ export function parseArgs(argv: string[]): { stack: string; to?: string } {
 }
 
 /** The env's lifetime as the host reported it at the stack's last `pulumi up`; undefined: no release. */
-function hostRelease(stack: string): { created?: string } | undefined {
+function hostRelease(stack: string): { created?: string; problem?: string } | undefined {
   const output = pulumi(stack, ["stack", "output", "release", "--json"]);
   const text = output.stdout.trim();
   if (output.status !== 0 || text === "" || text === "null" || text === "{}") {
     return undefined;
   }
-  const created = createdFromRelease(text);
-  return created === undefined ? {} : { created };
+  return createdFromRelease(text);
 }
 
 /** The previous good release of the env's lifetime, or the plain reason there is none. */
@@ -128,9 +132,10 @@ async function previousGood(stack: string, current: string): Promise<{ tag?: str
   if (release === undefined) {
     return { none: `${stack} has no release on its host (never deployed, or destroyed)` };
   }
-  const { created } = release;
+  const { created, problem } = release;
   const since = created === undefined ? "" : ` since its env was created on the host at ${created}`;
-  console.log(`previous good release: looking${since || " in the whole history (the host does not say when the env was created)"}`);
+  const unknown = problem === undefined ? "the host does not say when the env was created" : `the stack's release output: ${problem}`;
+  console.log(`previous good release: looking${since || ` in the whole history (${unknown})`}`);
   const logged = await fromDeploymentLog(stack, profileFor(stack).env, current, created);
   console.log(`previous good release: ${logged.note}`);
   if (logged.tag !== undefined) {
@@ -180,16 +185,12 @@ async function main(): Promise<number> {
 }
 
 if (require.main === module) {
-  try {
-    main().then(
-      (code) => (process.exitCode = code),
-      (err: unknown) => {
-        console.error(err instanceof Error ? err.message : String(err));
-        process.exitCode = 2;
-      },
-    );
-  } catch (err) {
-    console.error(err instanceof ConfigValueError || err instanceof Error ? err.message : String(err));
-    process.exitCode = 2;
-  }
+  // main is async: whatever it throws, a bad argument included, arrives here as a rejection.
+  main().then(
+    (code) => (process.exitCode = code),
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : String(err));
+      process.exitCode = 2;
+    },
+  );
 }

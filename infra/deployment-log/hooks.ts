@@ -1,6 +1,6 @@
 import * as pulumi from "@pulumi/pulumi";
-import { ReleaseResult } from "../release";
-import { InterruptedAttempt, hostDeployId, interruptedAttempts, interruptedRecord, servingAfter, unconfirmedAttempts } from "./interrupted";
+import { ReleaseResult, ReleaseResultError, parseReleaseResult } from "../release-result";
+import { ReportedAttempt, hostDeployId, interruptedRecord, servingAfter } from "./interrupted";
 import { DeploymentLog, WriteOutcome } from "./log";
 import { DeploymentRecord, DeploymentStatus, commitFromTag, currentRunId, deployIdFor } from "./record";
 import { redact, redactedTail } from "./redact";
@@ -67,25 +67,20 @@ export async function plain(value: unknown): Promise<unknown> {
   return value;
 }
 
-/** The last JSON result line dc-release printed in `text`, if any. */
-export function findReleaseResult(text: string): ReleaseResult | undefined {
-  const lines = text.split("\n").map((l) => l.trim());
-  for (let i = lines.length - 1; i >= 0; i--) {
-    const line = lines[i] ?? "";
-    const start = line.indexOf('{"ok":');
-    if (start < 0) {
-      continue;
+/**
+ * dc-release's result in `text` (the command's stdout, or the engine's error text that holds it),
+ * or why there is none: `missing` when it printed no result line (ssh failed, the procedure check
+ * refused), else the field of the line that does not fit the format.
+ */
+export function readReleaseResult(text: string): { result: ReleaseResult } | { problem: string; missing: boolean } {
+  try {
+    return { result: parseReleaseResult(text) };
+  } catch (err) {
+    if (err instanceof ReleaseResultError) {
+      return { problem: err.message, missing: err.missing };
     }
-    try {
-      const value: unknown = JSON.parse(line.slice(start));
-      if (value !== null && typeof value === "object" && "ok" in value) {
-        return value as ReleaseResult;
-      }
-    } catch {
-      continue;
-    }
+    throw err;
   }
-  return undefined;
 }
 
 /**
@@ -118,21 +113,12 @@ export function classifyRelease(result: ReleaseResult, firstServed: ReadonlyMap<
  * it holds while Postgres is down, so a rollback recorded through the spool is still rolled_back.
  */
 export function wentBack(result: ReleaseResult): boolean | undefined {
-  return typeof result.wentBack === "boolean" ? result.wentBack : undefined;
-}
-
-/** The tag dc-release says is serving after the attempt. */
-function servingTag(result: ReleaseResult | undefined): string | undefined {
-  const serving = result?.serving;
-  if (serving !== null && typeof serving === "object" && typeof (serving as { tag?: unknown }).tag === "string") {
-    return (serving as { tag: string }).tag;
-  }
-  return undefined;
+  return result.wentBack ?? undefined;
 }
 
 /** The one-line reason of a failure: dc-release's reason, else the first line of the engine's error. */
 export function failureReason(result: ReleaseResult | undefined, errorText: string): string {
-  if (typeof result?.reason === "string" && result.reason !== "") {
+  if (result?.reason) {
     return result.reason;
   }
   const first = errorText.split("\n").find((l) => l.trim() !== "") ?? "";
@@ -156,12 +142,13 @@ export class DeploymentRecorder {
   async afterDeploy(args: AfterDeployArgs): Promise<HookOutcome> {
     try {
       const stdout = await plain(args.newOutputs?.stdout);
-      const result = typeof stdout === "string" ? findReleaseResult(stdout) : undefined;
-      if (result === undefined) {
-        const skipped = "the release printed no JSON result; nothing recorded";
+      const read = readReleaseResult(typeof stdout === "string" ? stdout : "");
+      if (!("result" in read)) {
+        const skipped = `${read.problem}; nothing recorded`;
         this.report(skipped);
         return { skipped };
       }
+      const { result } = read;
       const interrupted = await this.recordInterrupted(args.name, result);
       // The log's order of first serving is asked only when the host gave no verdict.
       const status = classifyRelease(result, wentBack(result) === undefined ? await this.firstServed() : new Map());
@@ -182,10 +169,16 @@ export class DeploymentRecorder {
         return { skipped: "delete failures are not deploys" };
       }
       const errorText = args.errors[0] ?? "";
-      const result = findReleaseResult(errorText);
+      const read = readReleaseResult(errorText);
+      // Without a result line the failure is recorded from the engine's error alone; a line that does
+      // not fit is said too, since the host's facts (serving, interrupted attempts) are then unknown.
+      if ("problem" in read && !read.missing) {
+        this.report(`${read.problem}; recorded as failed from the error text`);
+      }
+      const result = "result" in read ? read.result : undefined;
       const interrupted = await this.recordInterrupted(args.name, result);
       const record = this.record(args.name, "failed", result, errorText);
-      const revertedTo = servingTag(result) ?? (result?.rolledBack ? result.previous?.tag : undefined);
+      const revertedTo = result?.serving?.tag ?? (result?.rolledBack ? result.previous?.tag : undefined);
       const outcome = await this.deliver(record, {
         reason: failureReason(result, errorText),
         ...(typeof revertedTo === "string" && revertedTo !== "" ? { revertedTo } : {}),
@@ -205,14 +198,14 @@ export class DeploymentRecorder {
   private async recordInterrupted(name: string, result: ReleaseResult | undefined): Promise<HookOutcome[]> {
     const outcomes: HookOutcome[] = [];
     const secrets = this.ctx.secrets ?? [];
-    const toRecord = (certain: boolean) => (attempt: InterruptedAttempt) => ({
+    const toRecord = (certain: boolean) => (attempt: ReportedAttempt) => ({
       attempt,
       certain,
       record: interruptedRecord(this.ctx.env, name, attempt, secrets),
     });
     const attempts = [
-      ...interruptedAttempts(result).map(toRecord(true)),
-      ...(await this.unrecorded(unconfirmedAttempts(result).map(toRecord(false)))),
+      ...(result?.interrupted ?? []).map(toRecord(true)),
+      ...(await this.unrecorded((result?.unconfirmed ?? []).map(toRecord(false)))),
     ];
     for (const { attempt, certain, record } of attempts) {
       // An unconfirmed one stays on the host and is handed over again: no copy in the spool.
@@ -245,17 +238,12 @@ export class DeploymentRecorder {
     }
   }
 
-  /** The SDK's hook option: afterCreate/afterUpdate record success, onError records the failure. */
-  hookBinding(): pulumi.ResourceHookBinding {
-    return releaseHookBinding(this.ctx.env, () => Promise.resolve(this));
-  }
-
   private record(name: string, status: DeploymentStatus, result: ReleaseResult | undefined, output: string): DeploymentRecord {
-    const str = (v: unknown): string | undefined => (typeof v === "string" && v !== "" ? v : undefined);
+    const str = (v: string | null | undefined): string | undefined => (v ? v : undefined);
     const tag = str(result?.tag) ?? this.ctx.tag ?? "unknown";
-    const durationMs = typeof result?.durationMs === "number" ? result.durationMs : null;
-    const finishedAt = str(result?.finishedAt) ?? new Date().toISOString();
-    const startedAt = str(result?.startedAt) ?? new Date(Date.parse(finishedAt) - (durationMs ?? 0)).toISOString();
+    const durationMs = result?.durationMs ?? null;
+    const finishedAt = result?.finishedAt ?? new Date().toISOString();
+    const startedAt = result?.startedAt ?? new Date(Date.parse(finishedAt) - (durationMs ?? 0)).toISOString();
     // Keyed by the host's release id when there is one, so a report of the same attempt the host
     // hands over again later (see recordInterrupted) finds its row.
     const releaseId = str(result?.releaseId);
@@ -369,9 +357,4 @@ export function releaseHookBinding(env: string, recorder: () => Promise<Deployme
     return false;
   });
   return { afterCreate: [after], afterUpdate: [after], onError: [failed] };
-}
-
-/** The resource options to attach to the release command: `{ hooks }` recording every attempt. */
-export function deploymentHooks(ctx: DeploymentContext): { hooks: pulumi.ResourceHookBinding } {
-  return { hooks: new DeploymentRecorder(ctx).hookBinding() };
 }

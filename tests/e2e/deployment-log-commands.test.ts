@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { LOCAL_STACK, projectPath } from "../../scripts/lib/pulumi";
 import { REPO_ROOT, databaseUrl, dropSchema, sql, testSchema, unreachableUrl } from "../integration/deployment-log-helpers";
+import { DEPLOY_FIRST, resultWith } from "../fixtures/release-results";
 
 jest.setTimeout(180_000);
 
@@ -72,6 +73,17 @@ afterAll(async () => {
   rmSync(copy, { recursive: true, force: true });
 });
 
+/** A real deploy's line as a return to v2 on the local env (the host's verdict), keyed by the run (no host release id). */
+const RETURN_TO_V2 = resultWith(DEPLOY_FIRST, {
+  env: "local",
+  tag: "v2",
+  digest: `sha256:${"2".repeat(64)}`,
+  releaseId: null,
+  wentBack: true,
+  previous: { tag: "v3", digest: `sha256:${"3".repeat(64)}` },
+  durationMs: 1200,
+});
+
 test("a record spooled by the program (run from stacks/) is the one npm run flush-spool -- local writes, to the stack's schema", () => {
   // The program's recorder, with the stack's configured spool value, from the engine's working directory.
   const program = join(copy, "spool-probe.ts");
@@ -81,7 +93,7 @@ test("a record spooled by the program (run from stacks/) is the one npm run flus
       'import { recorderFor } from "./infra/deployment-log/recording";',
       "(async () => {",
       `  const recorder = await recorderFor({ env: "local", databaseUrl: ${JSON.stringify(unreachableUrl())}, schema: ${JSON.stringify(SCHEMA)}, spoolPath: ".deep-calm/spool.jsonl", report: () => undefined }, "cli-spool");`,
-      '  const line = JSON.stringify({ ok: true, action: "deploy", env: "local", tag: "v2", digest: "sha256:" + "2".repeat(64), changed: true, wentBack: true, previous: { tag: "v3", digest: "sha256:" + "3".repeat(64) }, durationMs: 1200 });',
+      `  const line = ${JSON.stringify(RETURN_TO_V2)};`,
       '  const out = await recorder.afterDeploy({ name: "local-release-deploy", newOutputs: { stdout: line } });',
       "  console.log(JSON.stringify(out.write));",
       "})();",

@@ -10,7 +10,9 @@ import { DeploymentRecorder } from "../../infra/deployment-log/hooks";
 import { DeploymentLog } from "../../infra/deployment-log/log";
 import { DeploymentRecord } from "../../infra/deployment-log/record";
 import { TelegramNotifier } from "../../infra/deployment-log/telegram";
+import { type ReleaseResult, type UnconfirmedAttempt } from "../../infra/release-result";
 import { EXPECTED_7_DAYS, HISTORY, NOW } from "../fixtures/deployment-history";
+import { DEPLOY_FIRST, resultWith } from "../fixtures/release-results";
 import {
   TelegramStandIn,
   databaseUrl,
@@ -40,16 +42,17 @@ async function rows(s: string): Promise<Record<string, unknown>[]> {
   return sql(`SELECT * FROM "${s}".deployments ORDER BY id`);
 }
 
-function releaseLine(fields: Record<string, unknown>): string {
-  return JSON.stringify({
-    ok: true,
-    action: "deploy",
+/**
+ * A real deploy's line as one on dev: keyed by the run unless a host release id is given, and no
+ * host verdict on going back (the log's order of first serving decides).
+ */
+function releaseLine(fields: Partial<ReleaseResult>): string {
+  return resultWith(DEPLOY_FIRST, {
     env: "dev",
-    changed: true,
-    rolledBack: false,
-    reason: null,
-    startedAt: "2026-01-10T11:58:00Z",
-    finishedAt: "2026-01-10T12:00:34Z",
+    releaseId: null,
+    wentBack: null,
+    startedAt: "2026-01-10T11:58:00.000Z",
+    finishedAt: "2026-01-10T12:00:34.000Z",
     durationMs: 154_000,
     ...fields,
   });
@@ -147,6 +150,7 @@ test("hooks record success, rolled_back and failed, and announce each in the see
     `[dc-release] debug DATABASE_URL=${databaseUrl()}`,
     releaseLine({
       ok: false,
+      exitCode: 1,
       tag: "sha-ccccccc",
       digest: DIGEST_C,
       reason: "health check failed: /healthz answered 500 Internal Server Error",
@@ -308,17 +312,22 @@ test("a result the host handed to a killed pulumi up is recorded by the next att
   const name = "dev-release-deploy";
   // Attempt 1 is recorded by its own hook; attempt 2's pulumi up is killed after the provider read
   // its result, so no hook ran; attempt 3's result carries both as unconfirmed.
-  const unconfirmed = (releaseId: string, tag: string) => ({
-    ok: true,
-    action: "deploy",
-    tag,
-    releaseId,
-    serving: { tag, port: 8101 },
-    reason: `interrupted: pulumi up ended before it recorded this attempt; on the host it finished: ok`,
-    stoppedIn: "finished",
-    startedAt: "2026-12-02T04:00:00.000Z",
-    finishedAt: "2026-12-02T04:00:05.000Z",
-  });
+  const unconfirmed = (releaseId: string, tag: string): UnconfirmedAttempt => {
+    const digest = `sha256:${tag.slice(-1).repeat(64)}`;
+    return {
+      ok: true,
+      action: "deploy",
+      tag,
+      digest,
+      releaseId,
+      serving: { tag, digest, port: 8101 },
+      reason: `interrupted: pulumi up ended before it recorded this attempt; on the host it finished: ok`,
+      stoppedIn: "finished",
+      logFile: `/opt/deep-calm/dev/logs/${releaseId}.log`,
+      startedAt: "2026-12-02T04:00:00.000Z",
+      finishedAt: "2026-12-02T04:00:05.000Z",
+    };
+  };
   // A log with no row of the env yet (a new database or schema): the host's recent results are
   // its history elsewhere, not failures, and stay out.
   const first = await recorder("run-1").afterDeploy({

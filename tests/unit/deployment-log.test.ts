@@ -1,5 +1,5 @@
 import { parseArgs, formatHistory, formatMetrics } from "../../infra/deployment-log/commands";
-import { DeploymentRecorder, classifyRelease, failureReason, findReleaseResult } from "../../infra/deployment-log/hooks";
+import { DeploymentRecorder, classifyRelease, failureReason, readReleaseResult } from "../../infra/deployment-log/hooks";
 import { DeploymentLog } from "../../infra/deployment-log/log";
 import { loadMigrations } from "../../infra/deployment-log/migrate";
 import { computeMetrics, dailyCounts, metricsByEnv, percentile, recoveryTimes } from "../../infra/deployment-log/metrics";
@@ -9,7 +9,9 @@ import { ciDetails } from "../../infra/deployment-log/recording";
 import { REDACTED, redact, redactedTail } from "../../infra/deployment-log/redact";
 import { renderReport } from "../../infra/deployment-log/report";
 import { escapeHtml, formatDuration, formatTelegramMessage } from "../../infra/deployment-log/telegram";
+import { type ReleaseResult } from "../../infra/release-result";
 import { EXPECTED_7_DAYS, EXPECTED_DAILY, HISTORY, NOW } from "../fixtures/deployment-history";
+import { DEPLOY_BAKED, resultWith } from "../fixtures/release-results";
 
 const BOT_TOKEN = "123456789:AAHk2Vx9fQ_secret-token-abcdefghijklmnop";
 
@@ -27,24 +29,20 @@ function success(extra: Partial<DeploymentRecord> = {}): DeploymentRecord {
   };
 }
 
-function releaseLine(extra: Record<string, unknown> = {}): string {
-  return JSON.stringify({
-    ok: true,
-    action: "deploy",
+/** A real deploy's line (v1 -> v2 on the local target) as sha-abc1234 -> sha-def5678 on dev; the host gave no wentBack. */
+function releaseLine(extra: Partial<ReleaseResult> = {}): string {
+  return resultWith(DEPLOY_BAKED, {
     env: "dev",
     tag: "sha-def5678",
     digest: `sha256:${"d".repeat(64)}`,
-    port: 8102,
+    releaseId: "20260110T115800Z-sha-def5678-4242",
     previous: { tag: "sha-abc1234", digest: `sha256:${"a".repeat(64)}` },
-    serving: { tag: "sha-def5678", digest: `sha256:${"d".repeat(64)}`, port: 8102 },
-    changed: true,
-    reused: false,
-    rolledBack: false,
-    reason: null,
-    logFile: "/opt/deep-calm/dev/logs/r1.log",
-    startedAt: "2026-01-10T11:58:00Z",
-    finishedAt: "2026-01-10T12:00:34Z",
+    serving: { tag: "sha-def5678", digest: `sha256:${"d".repeat(64)}`, port: 8402 },
+    startedAt: "2026-01-10T11:58:00.000Z",
+    finishedAt: "2026-01-10T12:00:34.000Z",
     durationMs: 154_000,
+    wentBack: null,
+    unconfirmed: [],
     ...extra,
   });
 }
@@ -169,12 +167,17 @@ describe("metrics on a fixed history", () => {
 
 describe("release results", () => {
   test("the JSON line is found inside the engine's error text", () => {
-    const err = `Process exited with status 1: running "bash /opt/deep-calm/dev/dc-release deploy" on 127.0.0.1:\nStdout:\n[dc-release] failed: health\n${releaseLine({ ok: false, reason: "health check failed: /healthz answered 500", rolledBack: true })}\nStderr:\n`;
-    const result = findReleaseResult(err);
+    const err = `Process exited with status 1: running "bash /opt/deep-calm/dev/dc-release deploy" on 127.0.0.1:\nStdout:\n[dc-release] failed: health\n${releaseLine({ ok: false, exitCode: 1, reason: "health check failed: /healthz answered 500", rolledBack: true })}\nStderr:\n`;
+    const read = readReleaseResult(err);
+    const result = "result" in read ? read.result : undefined;
     expect(result?.reason).toBe("health check failed: /healthz answered 500");
     expect(failureReason(result, err)).toBe("health check failed: /healthz answered 500");
     expect(failureReason(undefined, "\n  ssh: connect refused\nmore")).toBe("ssh: connect refused");
-    expect(findReleaseResult("no json {here")).toBeUndefined();
+    expect(readReleaseResult("no json {here")).toMatchObject({ missing: true });
+    expect(readReleaseResult(releaseLine({ rolledBack: "yes" as never }))).toEqual({
+      problem: 'dc-release\'s result line does not fit its format (infra/release-result.ts): rolledBack: expected true or false, got "yes"',
+      missing: false,
+    });
   });
 
   test("rollback: dc-release's action, or a digest that first served before the one it replaces", () => {
@@ -216,31 +219,41 @@ describe("DeploymentRecorder (hook functions called as the SDK calls them)", () 
   test("after create: a success record from the release result", async () => {
     const out = await recorder.afterDeploy({ name: "dev-release-deploy", newOutputs: { stdout: `pulled\n${releaseLine()}` } });
     expect(out.record).toMatchObject({
-      deployId: "run-7:dev:dev-release-deploy",
+      // The host's release id keys the row: the same attempt handed over again later finds it.
+      deployId: "host-20260110T115800Z-sha-def5678-4242:dev:dev-release-deploy",
       env: "dev",
       tag: "sha-def5678",
       status: "success",
       deployedBy: "claude-code-bot",
       durationMs: 154_000,
-      startedAt: "2026-01-10T11:58:00Z",
+      startedAt: "2026-01-10T11:58:00.000Z",
       rollbackFrom: null,
     });
     expect(out.message?.split("\n")[0]).toBe("🚀 Deploy to Dev: success");
   });
 
   test("on error: failed with the reason, reverted-to line and a redacted tail", async () => {
-    const errorText = `exit 1\nStdout:\nmigrate: password=hunter2secret\n${releaseLine({ ok: false, reason: "migration failed", serving: { tag: "sha-abc1234" } })}`;
+    const errorText = `exit 1\nStdout:\nmigrate: password=hunter2secret\n${releaseLine({ ok: false, exitCode: 1, reason: "migration failed", serving: { tag: "sha-abc1234", digest: `sha256:${"a".repeat(64)}`, port: 8401 } })}`;
     const out = await recorder.afterError({ name: "dev-release-deploy", failedOperation: "update", errors: [errorText] });
     expect(out.record?.status).toBe("failed");
     expect(out.record?.logs).not.toContain("hunter2secret");
     expect(out.message).toContain("Error: migration failed");
     expect(out.message).toContain("🔄 Auto-rollback: reverted to sha-abc1234");
-    expect((await recorder.afterError({ name: "x", failedOperation: "delete", errors: ["e"] })).skipped).toBeDefined();
+    // A failed delete (destroy) is no deploy: nothing recorded, nothing announced.
+    expect(await recorder.afterError({ name: "x", failedOperation: "delete", errors: ["e"] })).toEqual({
+      skipped: "delete failures are not deploys",
+    });
   });
 
   test("no result, or a log that throws, is reported and never thrown", async () => {
     const out = await recorder.afterDeploy({ name: "dev-release-deploy", newOutputs: { stdout: "garbage" } });
-    expect(out.skipped).toMatch(/no JSON result/);
+    expect(out.skipped).toBe("dc-release printed no result line; its output ended with: garbage; nothing recorded");
+    const unfit = await recorder.afterDeploy({
+      name: "dev-release-deploy",
+      newOutputs: { stdout: releaseLine({ phases: null as never }) },
+    });
+    expect(unfit.skipped).toMatch(/phases: expected phases as a JSON object, got null; nothing recorded$/);
+    expect(reports).toContain(unfit.skipped);
     const broken = { firstServed: () => Promise.reject(new Error("boom hunter2secret")), write: () => Promise.reject(new Error("disk")) };
     const r2 = new DeploymentRecorder({
       env: "dev",

@@ -1,4 +1,5 @@
 import { HistoryEntry, createdFromRelease, parseArgs, previousGoodFromLog, previousGoodTag } from "../../scripts/rollback";
+import { DEPLOY_FIRST, resultWith } from "../fixtures/release-results";
 
 const update = (tag: string, result = "succeeded"): HistoryEntry => ({
   kind: "update",
@@ -73,9 +74,14 @@ describe("the env's lifetime", () => {
     expect(previousGoodTag(history.slice(1), "v1")).toBe("v3");
   });
 
-  test("created comes from the stack's release output", () => {
-    expect(createdFromRelease('{"ok":true,"created":"2026-12-02T03:47:06.731Z"}')).toBe("2026-12-02T03:47:06.731Z");
-    expect(createdFromRelease('{"ok":true,"created":null}')).toBeUndefined();
-    expect(createdFromRelease("not json")).toBeUndefined();
+  test("created comes from the stack's release output; one that does not fit says why", () => {
+    // As `pulumi stack output release --json` prints it.
+    const output = (line: string) => JSON.stringify(JSON.parse(line), null, 2);
+    expect(createdFromRelease(output(DEPLOY_FIRST))).toEqual({ created: JSON.parse(DEPLOY_FIRST).created });
+    expect(createdFromRelease(output(resultWith(DEPLOY_FIRST, { created: null })))).toEqual({});
+    expect(createdFromRelease('{"ok":true,"created":"2026-12-02T03:47:06.731Z"}')).toEqual({
+      problem: `dc-release's result line does not fit its format (infra/release-result.ts): action: expected "deploy" or "rollback" or "remove", got nothing (the field is missing)`,
+    });
+    expect(createdFromRelease("not json").problem).toMatch(/^Unexpected token/);
   });
 });
