@@ -14,8 +14,6 @@ import * as pulumi from "@pulumi/pulumi";
 import { ConfigValueError, showValue } from "./errors";
 
 export const SECRETS_MOUNT = "/run/secrets";
-export const APP_SECRETS_ENV_FILE = "app-secrets.env";
-export const SECRET_FILES_DIR = "secrets";
 
 /** What the engine hands the program for the `appSecrets` key. */
 export interface AppSecretsConfig {

@@ -1,6 +1,7 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
-import { APP_SECRETS_ENV_FILE, SECRET_FILES_DIR, writeSecretFilesArgv } from "./app-secrets";
+import { writeSecretFilesArgv } from "./app-secrets";
+import { DEFAULT_ROOT, EnvLayout, envLayout } from "./layout";
 import { shellJoin, withFileDigest } from "./quote";
 import { LEGACY_TRIGGERS } from "./release";
 import { sha256 } from "./render";
@@ -16,8 +17,8 @@ export function removeFilesArgv(...paths: string[]): string[] {
   return ["rm", "-f", "--", ...paths];
 }
 
-export function makeDirsArgv(dir: string): string[] {
-  return ["mkdir", "-p", "--", dir, `${dir}/nginx`, `${dir}/logs`, `${dir}/state`];
+export function makeDirsArgv(layout: EnvLayout): string[] {
+  return ["mkdir", "-p", "--", layout.dir, layout.nginxDir, layout.logsDir, layout.stateDir];
 }
 
 /** The env's compose project: it names the accessories' containers and volumes. */
@@ -26,21 +27,22 @@ export function composeProjectName(env: string): string {
 }
 
 /**
- * Runs compose v2 (`docker compose`) where the host has it, else v1 (`docker-compose`). The
- * project name goes on the command line: v1 refuses a top-level `name:` in the file.
+ * Runs compose v2 (`docker compose`) on the env's project where the host has it, else v1
+ * (`docker-compose`). The project name goes on the command line: v1 refuses a top-level `name:` in
+ * the file.
  */
-export function composeArgv(dir: string, project: string, ...args: string[]): string[] {
+export function composeArgv(layout: EnvLayout, ...args: string[]): string[] {
   return [
     "sh",
     "-c",
     'if docker compose version >/dev/null 2>&1; then exec docker compose "$@"; else exec docker-compose "$@"; fi',
     "compose",
     "--project-name",
-    project,
+    composeProjectName(layout.env),
     "--project-directory",
-    dir,
+    layout.dir,
     "-f",
-    `${dir}/docker-compose.yml`,
+    layout.composeFile,
     ...args,
   ];
 }
@@ -49,8 +51,8 @@ export function composeArgv(dir: string, project: string, ...args: string[]): st
  * Starts or updates the accessories from the uploaded compose file, if it is the one rendered:
  * `up -d` recreates only the services whose definition changed; named volumes stay.
  */
-export function accessoriesUpArgv(dir: string, project: string, composeFile: string): string[] {
-  return withFileDigest(`${dir}/docker-compose.yml`, sha256(composeFile), composeArgv(dir, project, "up", "-d", "--remove-orphans"));
+export function accessoriesUpArgv(layout: EnvLayout, composeFile: string): string[] {
+  return withFileDigest(layout.composeFile, sha256(composeFile), composeArgv(layout, "up", "-d", "--remove-orphans"));
 }
 
 /** Tests and reloads nginx when the env's site is enabled (dc-release enables it on first release). */
@@ -63,7 +65,7 @@ export interface ComposeProjectArgs {
   connection: Connection;
   /** Environment name; the project lives in `<root>/<env>`. */
   env: string;
-  /** Release root on the host. Default `/opt/deep-calm`. */
+  /** Release root on the host. Default DEFAULT_ROOT (`/opt/deep-calm`). */
   root?: string;
   /** Rendered accessories compose file, or undefined when the env has none. */
   composeFile?: string;
@@ -91,17 +93,19 @@ export interface ComposeProjectArgs {
  * line. Only the directory itself and the accessories are replaced, and only when the env moves.
  */
 export class ComposeProject extends pulumi.ComponentResource {
-  public readonly dir: string;
-  public readonly scriptPath: string;
+  public readonly layout: EnvLayout;
+  /**
+   * The smoke checks' netrc, set only when this project uploads one: the release points dc-release
+   * at this, so it names a file that is there.
+   */
   public readonly authFile?: string;
   /** Everything a release must wait for. */
   public readonly uploads: pulumi.Resource[];
 
   constructor(name: string, args: ComposeProjectArgs, opts?: pulumi.ComponentResourceOptions) {
     super("deepcalm:compose:ComposeProject", name, {}, opts);
-    const root = args.root ?? "/opt/deep-calm";
-    this.dir = `${root}/${args.env}`;
-    this.scriptPath = `${this.dir}/dc-release`;
+    const layout = envLayout(args.root ?? DEFAULT_ROOT, args.env);
+    this.layout = layout;
     const connection = args.connection;
     const child = { parent: this };
 
@@ -110,9 +114,9 @@ export class ComposeProject extends pulumi.ComponentResource {
       // Destroying the stack removes the env's directory, after everything in it was removed.
       {
         connection,
-        create: shellJoin(makeDirsArgv(this.dir)),
-        delete: shellJoin(["rm", "-rf", "--", this.dir]),
-        triggers: [this.dir],
+        create: shellJoin(makeDirsArgv(layout)),
+        delete: shellJoin(["rm", "-rf", "--", layout.dir]),
+        triggers: [layout.dir],
         addPreviousOutputInEnv: false,
       },
       child,
@@ -139,30 +143,29 @@ export class ComposeProject extends pulumi.ComponentResource {
         afterDirs,
       );
 
-    const script = copy("release-script", this.scriptPath, args.releaseScript);
-    const site = copy("nginx-site", `${this.dir}/nginx/site.conf`, args.nginxSite);
-    const envFile = secretFile("env-file", `${this.dir}/.env`, args.envFile, "0600");
+    const script = copy("release-script", layout.script, args.releaseScript);
+    const site = copy("nginx-site", layout.site, args.nginxSite);
+    const envFile = secretFile("env-file", layout.envFile, args.envFile, "0600");
     this.uploads = [script, site, envFile];
     const siteInputs: pulumi.Resource[] = [site];
     const siteTriggers: pulumi.Input<string>[] = [sha256(args.nginxSite)];
 
     if (args.htpasswd !== undefined) {
-      const htpasswd = secretFile("htpasswd", `${this.dir}/nginx/htpasswd`, args.htpasswd, "0644");
+      const htpasswd = secretFile("htpasswd", layout.htpasswd, args.htpasswd, "0644");
       this.uploads.push(htpasswd);
       siteInputs.push(htpasswd);
       siteTriggers.push(pulumi.secret(pulumi.output(args.htpasswd).apply(sha256)));
     }
     if (args.smokeNetrc !== undefined) {
-      this.authFile = `${this.dir}/smoke.netrc`;
+      this.authFile = layout.netrc;
       this.uploads.push(secretFile("smoke-auth", this.authFile, args.smokeNetrc, "0600"));
     }
     if (args.appSecrets !== undefined) {
       this.uploads.push(...this.appSecretUploads(name, connection, args.appSecrets, dirs));
     }
     if (args.composeFile !== undefined) {
-      const composeFile = copy("compose-file", `${this.dir}/docker-compose.yml`, args.composeFile);
-      const project = composeProjectName(args.env);
-      const up = shellJoin(accessoriesUpArgv(this.dir, project, args.composeFile));
+      const composeFile = copy("compose-file", layout.composeFile, args.composeFile);
+      const up = shellJoin(accessoriesUpArgv(layout, args.composeFile));
       // A new compose file is an update, never `down` (no -v even then): that runs on destroy or a move only.
       const accessories = new command.remote.Command(
         `${name}-accessories`,
@@ -170,7 +173,7 @@ export class ComposeProject extends pulumi.ComponentResource {
           connection,
           create: up,
           update: up,
-          delete: shellJoin(composeArgv(this.dir, project, "down")),
+          delete: shellJoin(composeArgv(layout, "down")),
           addPreviousOutputInEnv: false,
         },
         {
@@ -190,7 +193,7 @@ export class ComposeProject extends pulumi.ComponentResource {
         `${name}-nginx-reload`,
         {
           connection,
-          create: shellJoin(reloadNginxArgv(`${this.dir}/nginx/enabled.conf`)),
+          create: shellJoin(reloadNginxArgv(layout.enabledSite)),
           // A replace is harmless here (no delete): it runs the reload once more.
           triggers: siteTriggers,
           addPreviousOutputInEnv: false,
@@ -198,7 +201,7 @@ export class ComposeProject extends pulumi.ComponentResource {
         { parent: this, dependsOn: siteInputs },
       ),
     );
-    this.registerOutputs({ dir: this.dir });
+    this.registerOutputs({ dir: layout.dir });
   }
 
   /**
@@ -225,8 +228,8 @@ export class ComposeProject extends pulumi.ComponentResource {
         },
         opts,
       );
-    const envFile = `${this.dir}/${APP_SECRETS_ENV_FILE}`;
-    const filesDir = `${this.dir}/${SECRET_FILES_DIR}`;
+    const envFile = this.layout.appSecretsEnv;
+    const filesDir = this.layout.secretFilesDir;
     return [
       upload("app-secrets", writeFileArgv(envFile, "0600"), removeFilesArgv(envFile), secrets.envFile),
       upload("secret-files", writeSecretFilesArgv(filesDir), ["rm", "-rf", "--", filesDir], secrets.files),

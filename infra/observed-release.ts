@@ -2,18 +2,26 @@
  * What the host really serves, as a resource that `pulumi refresh` reads again. Command
  * resources cannot be refreshed (pulumi-command has no Read), so a release switched or stopped by
  * hand would stay invisible; this dynamic resource asks the host (`dc-release status` over SSH,
- * pinned host key) on create, update and refresh, so refresh reports such drift.
+ * pinned host key, the stack's dial bounds) on create, update and refresh, so refresh reports such
+ * drift.
  */
 import * as pulumi from "@pulumi/pulumi";
+import { envLayout } from "./layout";
 import { shellJoin } from "./quote";
+import { parseStatusReport } from "./release-result";
+import { dialSeconds, knownHostsLine, sshArgv, SshTarget } from "./ssh";
 
-/** The host the observation asks; the key is a secret. */
+/** The host the observation asks, as the stack's connection reaches it; the key is a secret. */
 export interface ObservedHost {
   host: string;
   port: number;
   user: string;
   privateKey: string;
   hostKey: string;
+  /** sshDialTimeout. Absent in a state written before the observation took it: 10 s, as it dialed then. */
+  dialTimeoutSeconds?: number;
+  /** sshDialAttempts. Absent in a state written before the observation took it: once, as it dialed then. */
+  dialAttempts?: number;
 }
 
 export interface ObservationInputs {
@@ -34,15 +42,28 @@ export interface Observation {
   inSync: boolean;
 }
 
-/** Reads a dc-release status JSON line into an observation. */
-export function observationFrom(statusLine: string, expectedDigest: string): Observation {
-  const status = JSON.parse(statusLine) as { healthy?: boolean; current?: { tag?: string; digest?: string } | null };
+/** Reads the output of `dc-release status` into an observation. */
+export function observationFrom(statusOutput: string, expectedDigest: string): Observation {
+  const status = parseStatusReport(statusOutput);
   const servingDigest = status.current?.digest ?? "";
   return {
     servingTag: status.current?.tag ?? "",
     servingDigest,
-    healthy: status.healthy === true,
-    inSync: servingDigest === expectedDigest && status.healthy === true,
+    healthy: status.healthy,
+    inSync: servingDigest === expectedDigest && status.healthy,
+  };
+}
+
+/** The status check's ssh target: the stack's host and dial bounds, its key files in `dir`. */
+export function statusTarget(host: ObservedHost, dir: string): SshTarget {
+  return {
+    host: host.host,
+    port: host.port,
+    user: host.user,
+    dialTimeoutSeconds: host.dialTimeoutSeconds ?? 10,
+    dialAttempts: host.dialAttempts ?? 1,
+    identityFile: `${dir}/key`,
+    knownHostsFile: `${dir}/known_hosts`,
   };
 }
 
@@ -59,31 +80,17 @@ async function observe(inputs: ObservationInputs): Promise<Observation> {
   const { tmpdir } = require("node:os") as typeof import("node:os");
   const dir = fs.mkdtempSync(join(tmpdir(), "dc-observe-"));
   try {
-    const { host, port, user, privateKey, hostKey } = inputs.host;
-    fs.writeFileSync(join(dir, "key"), privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
-    fs.writeFileSync(join(dir, "known_hosts"), `${port === 22 ? host : `[${host}]:${port}`} ${hostKey}\n`, { mode: 0o600 });
-    const stdout = execFileSync(
-      "ssh",
-      [
-        "-i",
-        join(dir, "key"),
-        "-o",
-        `UserKnownHostsFile=${join(dir, "known_hosts")}`,
-        "-o",
-        "StrictHostKeyChecking=yes",
-        "-o",
-        "BatchMode=yes",
-        "-o",
-        "ConnectTimeout=10",
-        "-p",
-        String(port),
-        `${user}@${host}`,
-        inputs.statusCommand,
-      ],
-      { encoding: "utf8", timeout: 30_000, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    const line = stdout.trim().split("\n").pop() ?? "";
-    return observationFrom(line, inputs.expectedDigest);
+    const { host, port, privateKey, hostKey } = inputs.host;
+    const target = statusTarget(inputs.host, dir);
+    fs.writeFileSync(target.identityFile, privateKey.endsWith("\n") ? privateKey : `${privateKey}\n`, { mode: 0o600 });
+    fs.writeFileSync(target.knownHostsFile, knownHostsLine(host, port, hostKey), { mode: 0o600 });
+    // The dials' own bound, then 20 s for the status command itself.
+    const stdout = execFileSync("ssh", sshArgv(target, inputs.statusCommand), {
+      encoding: "utf8",
+      timeout: (dialSeconds(target) + 20) * 1000,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    return observationFrom(stdout, inputs.expectedDigest);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -136,7 +143,7 @@ export class ObservedRelease extends pulumi.dynamic.Resource {
       {
         ...args,
         host: pulumi.secret(args.host),
-        statusCommand: shellJoin(["bash", `${args.root}/${args.env}/dc-release`, "status", "--env", args.env, "--root", args.root]),
+        statusCommand: shellJoin(["bash", envLayout(args.root, args.env).script, "status", "--env", args.env, "--root", args.root]),
         servingTag: undefined,
         servingDigest: undefined,
         healthy: undefined,

@@ -34,16 +34,6 @@ export function shellJoin(argv: Argv): string {
   return argv.map(shellQuote).join(" ");
 }
 
-/** Runs commands in order, stopping at the first failure (`a && b && c`). */
-export function combine(...commands: Argv[]): string {
-  return commands.map(shellJoin).join(" && ");
-}
-
-/** Pipes commands into each other (`a | b`). */
-export function pipe(...commands: Argv[]): string {
-  return commands.map(shellJoin).join(" | ");
-}
-
 /**
  * Runs `argv` only when `path` on the host has the sha256 `digest`. The digest in the command line
  * is what makes an upload's change an in-place update of the command that uses it (a change of

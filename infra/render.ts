@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { ConfigValueError } from "./errors";
+import { envLayout } from "./layout";
 
 export interface Accessories {
   /** Postgres 16 on 127.0.0.1:<port>, or undefined for none. */
@@ -120,9 +121,9 @@ export interface NginxSite {
  * old workers accepting for another 100 ms (nginx's own pause before it retires them).
  */
 export function renderNginxSite(site: NginxSite): string {
-  const dir = `${site.root}/${site.env}/nginx`;
-  const auth = site.basicAuth ? [`    auth_basic "deep-calm ${site.env}";`, `    auth_basic_user_file ${dir}/htpasswd;`] : [];
-  const logFormat = accessLogFormatName(dir);
+  const layout = envLayout(site.root, site.env);
+  const auth = site.basicAuth ? [`    auth_basic "deep-calm ${site.env}";`, `    auth_basic_user_file ${layout.htpasswd};`] : [];
+  const logFormat = accessLogFormatName(layout.nginxDir);
   return [
     "# Rendered by deep-calm-deploy; edits are overwritten on the next `pulumi up`.",
     "# What dc-release's bake reads after a switch: when, status, which release answered, how long.",
@@ -130,10 +131,10 @@ export function renderNginxSite(site: NginxSite): string {
     "server {",
     `  listen ${site.listen};`,
     `  server_name ${site.serverName};`,
-    `  access_log ${dir}/access.log ${logFormat};`,
+    `  access_log ${layout.accessLog} ${logFormat};`,
     "  open_file_cache off;",
     '  set $deep_calm_port "";',
-    ...site.ports.map((port) => `  if (-f ${dir}/live/${port}) { set $deep_calm_port ${port}; }`),
+    ...site.ports.map((port) => `  if (-f ${layout.live}/${port}) { set $deep_calm_port ${port}; }`),
     '  if ($deep_calm_port = "") { return 503; }',
     "  location / {",
     ...auth,

@@ -13,8 +13,9 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { shellJoin } from "../infra/quote";
+import { releaseResultFrom, type ReleaseResult } from "../infra/release-result";
 import { loadAround } from "./lib/load";
-import { localSshArgs } from "./lib/local-target";
+import { localSshArgs, localTarget } from "./lib/local-target";
 import { PROJECT_DIR, pulumi, pulumiAsync } from "./lib/pulumi";
 
 const ROUNDS = 3;
@@ -42,9 +43,14 @@ function up(tag: string): number {
   return timed(`pulumi up ${tag}`, () => pulumi("local", ["up", "--yes", "--skip-preview"], { config: true }));
 }
 
+/** The local stack's `release` output: dc-release's result of its last up. */
+function stackRelease(): ReleaseResult {
+  return releaseResultFrom(JSON.parse(pulumi("local", ["stack", "output", "release", "--json"]).stdout));
+}
+
 /** The same switch pulumi up makes, run directly: dc-release with the stack's own arguments. */
 function releaseAlone(tag: string): number {
-  const release = JSON.parse(pulumi("local", ["stack", "output", "release", "--json"]).stdout) as { digest?: string };
+  const release = stackRelease();
   const digests = JSON.parse(spawnSync("cat", [join(PROJECT_DIR, ".local-target/images.json")], { encoding: "utf8" }).stdout) as Record<
     string,
     string
@@ -55,10 +61,10 @@ function releaseAlone(tag: string): number {
   }
   const argv = [
     "bash",
-    "/opt/deep-calm/local/dc-release",
+    localTarget().layout.script,
     "deploy",
     "--env",
-    "local",
+    localTarget().layout.env,
     "--image",
     `127.0.0.1:5000/deep-calm:${tag}`,
     "--digest",
@@ -78,12 +84,12 @@ function releaseAlone(tag: string): number {
     stackBakeSeconds(),
     "--migrate",
     "/bin/migrate",
-    "--public-url",
+    "--front-url",
     "http://127.0.0.1:8080",
     "--smoke",
     "/healthz",
   ];
-  const ssh = [...localSshArgs(), shellJoin(argv)];
+  const ssh = localSshArgs(shellJoin(argv));
   return timed(`dc-release ${tag}`, () => {
     const r = spawnSync("ssh", ssh, { encoding: "utf8" });
     return { status: r.status ?? 1, stderr: r.stderr };
@@ -126,10 +132,7 @@ async function upUnderLoad(tag: string): Promise<UnderLoad> {
     const up = await pulumiAsync("local", ["up", "--yes", "--skip-preview"], { config: true });
     return [up, seconds(start)] as const;
   });
-  const release = JSON.parse(pulumi("local", ["stack", "output", "release", "--json"]).stdout) as {
-    previous?: { tag?: string } | null;
-    pulled?: boolean;
-  };
+  const release = stackRelease();
   return {
     ok: run.status === 0,
     seconds: round(elapsed),
@@ -139,7 +142,7 @@ async function upUnderLoad(tag: string): Promise<UnderLoad> {
     failureWindowMs: load.failureWindowMs,
     failures: load.failures.slice(0, 5),
     previousTag: release.previous?.tag ?? null,
-    pulled: release.pulled ?? null,
+    pulled: release.pulled,
   };
 }
 

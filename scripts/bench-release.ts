@@ -9,11 +9,13 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
+import { envLayout } from "../infra/layout";
 import { shellJoin, type Argv } from "../infra/quote";
-import { parseReleaseResult, type ReleaseResult } from "../infra/release";
+import { parseReleaseResult, type BakeReport, type PhaseTimes, type ReleaseResult } from "../infra/release-result";
 import { renderNginxSite } from "../infra/render";
+import { sshArgv } from "../infra/ssh";
 import { failureWindow } from "./lib/load";
-import { localSshArgs } from "./lib/local-target";
+import { localTarget } from "./lib/local-target";
 import { PROJECT_DIR } from "./lib/pulumi";
 
 const SOURCE_REPOSITORY = "127.0.0.1:5000/deep-calm";
@@ -27,10 +29,10 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 20);
 const HEALTH_SUCCESSES = process.env.BENCH_HEALTH_SUCCESSES ?? "";
 const LEAD_MS = 3000; // load runs this long before the first switch starts
 const SETTLE_MS = 2500; // between switches of one scenario: past drain (1 s) + a short warm period (0.5 s)
-const ROOT = "/opt/deep-calm";
+const ROOT = localTarget().root;
 const OURS: { env: string; ports: readonly [number, number]; publicPort: number } = { env: "bench", ports: [8291, 8292], publicPort: 8290 };
 const COMPOSE = { project: "dcbench", port: 8281, publicPort: 8280, dir: path.join(os.tmpdir(), "dc-bench-compose") };
-const COMPOSE_SITE_DIR = `${ROOT}/dcbench-compose/nginx`; // picked up by the global nginx include
+const COMPOSE_SITE = envLayout(ROOT, "dcbench-compose"); // its enabled site is picked up by the global nginx include
 const FLOOR_PORT = 8299;
 const FLOOR_GAP_MS = 300; // after the floor's container is gone, before our deploy
 const MUX_PATH = path.join(os.tmpdir(), `dc-bench-ssh-${process.pid}`);
@@ -64,19 +66,13 @@ function run(cmd: string, args: readonly string[], input?: string | Buffer): Pro
   });
 }
 
-// localSshArgs() ends with the destination: the bench's own options go before it (after it, ssh
-// would take them as the remote command).
-const LOCAL_SSH = localSshArgs();
-const SSH_OPTIONS = LOCAL_SSH.slice(0, -1);
-const SSH_DESTINATION = LOCAL_SSH[LOCAL_SSH.length - 1];
+const SSH_TARGET = localTarget().ssh;
 /** One master connection, reused (as a deploy tool keeps its session). */
 const SSH_POOL = ["-o", "ControlMaster=auto", "-o", `ControlPath=${MUX_PATH}`, "-o", "ControlPersist=300"];
 
 /** ssh to the deploy user, pooled or with a fresh connection. */
-const sshArgs = (pooled: boolean): string[] => [...SSH_OPTIONS, ...(pooled ? SSH_POOL : []), SSH_DESTINATION];
-
 const ssh = (argv: Argv, { pooled = true, input }: { pooled?: boolean; input?: string | Buffer } = {}): Promise<RunResult> =>
-  run("ssh", [...sshArgs(pooled), shellJoin(argv)], input);
+  run("ssh", sshArgv(SSH_TARGET, shellJoin(argv), pooled ? SSH_POOL : []), input);
 
 /** An HTTP answer; status 0 for no answer (body: the error). */
 interface Answer {
@@ -133,16 +129,6 @@ const median = (xs: readonly (number | null)[]): number | null => {
   return sorted.length ? sorted[Math.floor((sorted.length - 1) / 2)] : null;
 };
 
-/** The final JSON line of dc-release, with the fields the bench reads. */
-interface DcReleaseJson extends ReleaseResult {
-  exitCode?: number;
-  pulled?: boolean;
-  reused?: boolean;
-  servingAfterMs?: number | null;
-  phases?: Record<string, number>;
-  bake?: { seconds: number; verdict: string | null; watchedMs: number; requests: number; errors: number };
-}
-
 /** What one switch reports besides its timing: dc-release's answer (see pick), or compose's exit code. */
 interface SwitchOutcome {
   imageRemovedBefore?: boolean;
@@ -153,8 +139,8 @@ interface SwitchOutcome {
   reused?: boolean;
   hostDurationMs?: number;
   hostServingAfterMs?: number | null;
-  phases?: Record<string, number>;
-  bake?: DcReleaseJson["bake"];
+  phases?: PhaseTimes;
+  bake?: BakeReport;
 }
 
 /** A switch to a release answering `body` on /version: `prepare` runs untimed, `run` is the switch. */
@@ -375,9 +361,9 @@ async function composeSetup(): Promise<void> {
     ].join("\n"),
   );
   writeFileSync(path.join(COMPOSE.dir, ".env"), "IMAGE_TAG=v1\n");
-  mkdirSync(COMPOSE_SITE_DIR, { recursive: true });
+  mkdirSync(COMPOSE_SITE.nginxDir, { recursive: true });
   writeFileSync(
-    path.join(COMPOSE_SITE_DIR, "enabled.conf"),
+    COMPOSE_SITE.enabledSite,
     [
       `server { listen 127.0.0.1:${COMPOSE.publicPort};`,
       `  location / { proxy_pass http://127.0.0.1:${COMPOSE.port}; add_header X-Deep-Calm-Upstream $upstream_addr always; } }`,
@@ -405,7 +391,7 @@ const compose = (args: readonly string[]): Promise<RunResult> =>
 
 async function composeTeardown(): Promise<void> {
   await compose(["down"]);
-  rmSync(path.dirname(COMPOSE_SITE_DIR), { recursive: true, force: true });
+  rmSync(COMPOSE_SITE.dir, { recursive: true, force: true });
   rmSync(COMPOSE.dir, { recursive: true, force: true });
   await run("nginx", ["-s", "reload"]);
 }
@@ -420,15 +406,18 @@ async function waitFor(url: string, body: string, limitMs = 30000): Promise<void
 
 // ---- ours: dc-release over SSH ------------------------------------------------------------------
 
-const envDir = `${ROOT}/${OURS.env}`;
-const publicUrl = `http://127.0.0.1:${OURS.publicPort}`;
+const OURS_LAYOUT = envLayout(ROOT, OURS.env);
+const frontUrl = `http://127.0.0.1:${OURS.publicPort}`;
 const common = [
   "--env",
   OURS.env,
   "--ports",
   OURS.ports.join(","),
-  "--public-url",
-  publicUrl,
+  "--front-url",
+  frontUrl,
+  // Neither side checks more than the floor does: no smoke paths (the table's default is /healthz).
+  "--smoke",
+  "",
   "--health-interval",
   "0.005",
   "--health-timeout",
@@ -453,35 +442,37 @@ async function oursSetup(): Promise<void> {
     basicAuth: false,
     ports: OURS.ports,
   });
-  const setup = await ssh(["bash", "-c", 'set -e; rm -rf "$1"; mkdir -p "$1/nginx"; cat >"$1/nginx/site.conf"', "x", envDir], {
+  const { dir, nginxDir, site: siteFile, script } = OURS_LAYOUT;
+  const setup = await ssh(["bash", "-c", 'set -e; rm -rf "$1"; mkdir -p "$2"; cat >"$3"', "x", dir, nginxDir, siteFile], {
     input: site,
   });
-  if (setup.code !== 0) throw new Error(`setup of ${envDir}: ${setup.stderr}`);
-  await ssh(["bash", "-c", 'cat >"$1"', "x", `${envDir}/dc-release`], { input: readFileSync(path.join(PROJECT_DIR, "host/dc-release")) });
+  if (setup.code !== 0) throw new Error(`setup of ${dir}: ${setup.stderr}`);
+  await ssh(["bash", "-c", 'cat >"$1"', "x", script], { input: readFileSync(path.join(PROJECT_DIR, "host/dc-release")) });
   const first = await release(["deploy", ...imageArgs("v1"), "--warm", "0", ...PATIENT]);
   if (!first.json.ok) throw new Error(`first deploy failed: ${first.json.reason}`);
 }
 
 async function oursTeardown(): Promise<void> {
   await run("docker", ["rm", "-f", ...OURS.ports.map((p) => `dc-${OURS.env}-${p}`)]);
-  await ssh(["rm", "-rf", envDir]);
+  await ssh(["rm", "-rf", OURS_LAYOUT.dir]);
   await run("nginx", ["-s", "reload"]);
 }
 
-const imageArgs = (tag: string): string[] => ["--image", `${REPOSITORY}:${tag}`, "--digest", digests[tag]];
+// Deploys only (a rollback takes no --migrate): the demo images have no migration to run.
+const imageArgs = (tag: string): string[] => ["--image", `${REPOSITORY}:${tag}`, "--digest", digests[tag], "--migrate", ""];
 
-async function release(args: readonly string[], pooled = true): Promise<{ json: DcReleaseJson; ms: number }> {
+async function release(args: readonly string[], pooled = true): Promise<{ json: ReleaseResult; ms: number }> {
   // The bake is off (most scenarios keep a 0.5 s warm period) unless a scenario watches it.
   const bake = args.includes("--bake") ? [] : ["--bake", "0"];
-  const r = await ssh(["bash", `${envDir}/dc-release`, ...args, ...bake, ...common], { pooled });
+  const r = await ssh(["bash", OURS_LAYOUT.script, ...args, ...bake, ...common], { pooled });
   try {
-    return { json: parseReleaseResult(r.stdout) as DcReleaseJson, ms: r.ms };
+    return { json: parseReleaseResult(r.stdout), ms: r.ms };
   } catch (e) {
     throw new Error(`${(e as Error).message}; stderr: ${r.stderr}`);
   }
 }
 
-const pick = (j: DcReleaseJson): SwitchOutcome => ({
+const pick = (j: ReleaseResult): SwitchOutcome => ({
   exitCode: j.exitCode,
   ok: j.ok,
   reason: j.reason,
@@ -505,12 +496,12 @@ async function freshRollbacks(times: number): Promise<FreshRollback[]> {
   const out: FreshRollback[] = [];
   for (let i = 0; i < times; i++) {
     await sleep(1000); // the previous rollback's drain is over; the answer below is the settled release
-    const before = (await get(`${publicUrl}/version`)).body;
+    const before = (await get(`${frontUrl}/version`)).body;
     const t0 = performance.now();
     const r = release(["rollback", "--warm", "60", ...PATIENT], false);
     let servedAt: number | null = null;
     while (servedAt === null) {
-      const a = await get(`${publicUrl}/version`);
+      const a = await get(`${frontUrl}/version`);
       if (a.status === 200 && a.body !== before) servedAt = performance.now();
       else if (performance.now() - t0 > 10000) break;
     }
@@ -591,7 +582,7 @@ async function main(): Promise<void> {
   await composeTeardown();
 
   log("ours: dc-release over SSH (one pooled SSH connection, like a deploy tool's session)");
-  const url = `${publicUrl}/version`;
+  const url = `${frontUrl}/version`;
   const newest = NEW_RELEASES[NEW_RELEASES.length - 1];
   // Deploys of releases new to the host (image pulled each time). Docker's floor for the same
   // release is measured just before each, under the same load (our front serving the previous
@@ -687,7 +678,7 @@ async function main(): Promise<void> {
   };
   report.finishedAt = new Date().toISOString();
   // Closes the pooled master connection.
-  await run("ssh", [...SSH_OPTIONS, ...SSH_POOL, "-O", "exit", SSH_DESTINATION]);
+  await run("ssh", sshArgv(SSH_TARGET, undefined, [...SSH_POOL, "-O", "exit"]));
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { combine, pipe, shellJoin, shellQuote, withFileDigest } from "../../infra/quote";
+import { shellJoin, shellQuote, withFileDigest } from "../../infra/quote";
 
 /** Runs the quoted command through a real sh and returns the arguments it received. */
 function roundTrip(tokens: string[]): string[] {
@@ -64,15 +64,8 @@ describe("shellQuote", () => {
   });
 });
 
-describe("combinators", () => {
-  test("shellJoin refuses an empty command", () => {
-    expect(() => shellJoin([])).toThrow(/at least one token/);
-  });
-
-  test("combine joins with && and pipe with |", () => {
-    expect(combine(["mkdir", "-p", "/a b"], ["touch", "/a b/c"])).toBe("mkdir -p '/a b' && touch '/a b/c'");
-    expect(pipe(["cat", "f"], ["grep", "x y"])).toBe("cat f | grep 'x y'");
-  });
+test("shellJoin refuses an empty command", () => {
+  expect(() => shellJoin([])).toThrow(/at least one token/);
 });
 
 describe("withFileDigest: runs a command only on the file the stack uploaded", () => {

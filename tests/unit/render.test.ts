@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { parse } from "yaml";
 import { composeArgv, makeDirsArgv, reloadNginxArgv, writeFileArgv } from "../../infra/compose";
 import { renderCodeowners, renderDependabot } from "../../infra/github";
+import { envLayout } from "../../infra/layout";
 import { renderComposeFile, renderEnvFile, renderHtpasswd, renderNetrc, renderNginxSite } from "../../infra/render";
 import { shellJoin } from "../../infra/quote";
 
@@ -117,13 +118,13 @@ describe("host file commands", () => {
   });
 
   test("makes the env's directories", () => {
-    expect(shellJoin(makeDirsArgv("/opt/deep-calm/dev"))).toBe(
+    expect(shellJoin(makeDirsArgv(envLayout("/opt/deep-calm", "dev")))).toBe(
       "mkdir -p -- /opt/deep-calm/dev /opt/deep-calm/dev/nginx /opt/deep-calm/dev/logs /opt/deep-calm/dev/state",
     );
   });
 
-  test("compose picks v2 or v1 on the host", () => {
-    expect(shellJoin(composeArgv("/opt/deep-calm/dev", "deep-calm-dev", "up", "-d"))).toBe(
+  test("compose picks v2 or v1 on the host, for the env's project", () => {
+    expect(shellJoin(composeArgv(envLayout("/opt/deep-calm", "dev"), "up", "-d"))).toBe(
       `sh -c 'if docker compose version >/dev/null 2>&1; then exec docker compose "$@"; else exec docker-compose "$@"; fi' compose --project-name deep-calm-dev --project-directory /opt/deep-calm/dev -f /opt/deep-calm/dev/docker-compose.yml up -d`,
     );
   });
