@@ -1,39 +1,13 @@
 import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
+import { envLayout } from "./layout";
 import { shellJoin, withFileDigest } from "./quote";
+import { optionArgv, type ReleaseSettings } from "./release-options";
+import { parseReleaseResult, type ReleaseResult } from "./release-result";
 import { sha256 } from "./render";
 
-/** How a release is gated and switched on the host; every field maps to one dc-release option. */
-export interface ReleaseSettings {
-  /** Release root on the host, e.g. /opt/deep-calm. */
-  root: string;
-  /** The two loopback ports the blue and green releases take turns on. */
-  ports: [number, number];
-  healthPath: string;
-  healthRetries: number;
-  healthIntervalSeconds: number;
-  healthTimeoutSeconds: number;
-  drainSeconds: number;
-  /** Seconds the old release stays running after a switch, so a rollback is only an nginx switch. */
-  warmSeconds: number;
-  /** Seconds after the switch the new release is watched while the old one is warm; 0 = off. */
-  bakeSeconds: number;
-  /** Release images kept on the host, so rolling back to them needs no pull. */
-  keepReleases: number;
-  /** Run in a one-off container before the switch; empty for none. */
-  migrateCommand: string;
-  /** Seconds the migration may run; then its container is removed and nothing switches. */
-  migrateTimeoutSeconds: number;
-  /** Seconds a stopping release gets between SIGTERM and SIGKILL (`docker stop -t`). */
-  stopTimeoutSeconds: number;
-  /** The nginx front as seen from the host; the switch is verified through it. */
-  publicUrl: string;
-  /** Paths checked through nginx after the switch. */
-  smokePaths: string[];
-  /** netrc for basic auth on smoke checks (0600 on the host), if the env has basic auth. */
-  authFile?: string;
-  lockTimeoutSeconds: number;
-}
+/** How a release is gated and switched on the host: one dc-release option per field, in ./release-options. */
+export type { ReleaseSettings } from "./release-options";
 
 export interface ReleaseTarget {
   env: string;
@@ -43,61 +17,17 @@ export interface ReleaseTarget {
   digest: string;
 }
 
-/** The option tokens shared by deploy and rollback. */
-export function settingsArgv(s: ReleaseSettings): string[] {
-  const argv = [
-    "--root",
-    s.root,
-    "--ports",
-    `${s.ports[0]},${s.ports[1]}`,
-    "--health-path",
-    s.healthPath,
-    "--health-retries",
-    String(s.healthRetries),
-    "--health-interval",
-    String(s.healthIntervalSeconds),
-    "--health-timeout",
-    String(s.healthTimeoutSeconds),
-    "--drain",
-    String(s.drainSeconds),
-    "--warm",
-    String(s.warmSeconds),
-    "--bake",
-    String(s.bakeSeconds),
-    "--keep",
-    String(s.keepReleases),
-    "--stop-timeout",
-    String(s.stopTimeoutSeconds),
-    "--public-url",
-    s.publicUrl,
-    "--lock-timeout",
-    String(s.lockTimeoutSeconds),
-  ];
-  for (const path of s.smokePaths) {
-    argv.push("--smoke", path);
-  }
-  if (s.authFile !== undefined) {
-    argv.push("--auth-file", s.authFile);
-  }
-  return argv;
-}
-
-export function scriptPath(s: Pick<ReleaseSettings, "root">, env: string): string {
-  return `${s.root}/${env}/dc-release`;
-}
-
-/** Deploy only: a rollback runs no migration (the target's schema was migrated when it first shipped). */
-function migrationArgv(s: ReleaseSettings): string[] {
-  return ["--migrate", s.migrateCommand, "--migrate-timeout", String(s.migrateTimeoutSeconds)];
+/**
+ * Every option `action` takes, from the option table (./release-options), each one always: the
+ * host's own defaults never decide a release the stack configured.
+ */
+export function settingsArgv(s: ReleaseSettings, action: "deploy" | "rollback" | "check" = "deploy"): string[] {
+  return optionArgv(action, s);
 }
 
 export function deployArgv(t: ReleaseTarget, s: ReleaseSettings): string[] {
   const target = ["--env", t.env, "--image", t.image, "--digest", t.digest];
-  return ["bash", scriptPath(s, t.env), "deploy", ...target, ...migrationArgv(s), ...settingsArgv(s)];
-}
-
-export function rollbackArgv(env: string, s: ReleaseSettings, toTag?: string): string[] {
-  return ["bash", scriptPath(s, env), "rollback", "--env", env, ...(toTag ? ["--to", toTag] : []), ...settingsArgv(s)];
+  return ["bash", envLayout(s.root, t.env).script, "deploy", ...target, ...settingsArgv(s)];
 }
 
 /**
@@ -113,48 +43,13 @@ export function removeArgv(env: string, s: Pick<ReleaseSettings, "root">): strin
       'echo "$1 is gone: removing what is left of env $4, its containers"; ' +
       'docker ps -aq --filter "label=deep-calm.env=$4" | xargs -r docker rm -f',
     "remove-release",
-    scriptPath(s, env),
+    envLayout(s.root, env).script,
     "remove",
     "--env",
     env,
     "--root",
     s.root,
   ];
-}
-
-/** The final JSON line dc-release prints. */
-export interface ReleaseResult {
-  ok: boolean;
-  action: string;
-  env: string;
-  tag?: string;
-  digest?: string;
-  port?: number;
-  changed?: boolean;
-  rolledBack?: boolean;
-  reason?: string | null;
-  durationMs?: number;
-  previous?: { tag?: string; digest?: string } | null;
-  [key: string]: unknown;
-}
-
-/** Takes the last line of stdout that parses as a JSON object. */
-export function parseReleaseResult(stdout: string): ReleaseResult {
-  const lines = stdout
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l.startsWith("{"));
-  for (let i = lines.length - 1; i >= 0; i--) {
-    try {
-      const value: unknown = JSON.parse(lines[i] ?? "");
-      if (value !== null && typeof value === "object" && "ok" in value) {
-        return value as ReleaseResult;
-      }
-    } catch {
-      continue;
-    }
-  }
-  throw new Error(`dc-release printed no JSON result; its output ended with: ${stdout.slice(-300)}`);
 }
 
 export interface ReleaseArgs {
@@ -186,7 +81,7 @@ export const LEGACY_TRIGGERS = "triggers";
  * of them is an in-place update that runs it again.
  */
 export function releaseCommand(target: ReleaseTarget, settings: ReleaseSettings, procedure: string): string {
-  return shellJoin(withFileDigest(scriptPath(settings, target.env), sha256(procedure), deployArgv(target, settings)));
+  return shellJoin(withFileDigest(envLayout(settings.root, target.env).script, sha256(procedure), deployArgv(target, settings)));
 }
 
 /**
@@ -227,6 +122,8 @@ export class Release extends pulumi.ComponentResource {
         ...(args.hooks ? { hooks: args.hooks } : {}),
       },
     );
+    // Checked field by field: a line this program cannot read fails the up with the field that does
+    // not fit, instead of exporting it. The host copy is this program's (its digest is in the command).
     this.result = this.command.stdout.apply(parseReleaseResult);
     this.registerOutputs({ result: this.result });
   }

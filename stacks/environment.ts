@@ -11,7 +11,8 @@ import { Image } from "../infra/image";
 import { ObservedRelease } from "../infra/observed-release";
 import { PushToDeploy } from "../infra/pulumi-deployments";
 import { recordingHooks } from "../infra/deployment-log/recording";
-import { Release, ReleaseResult } from "../infra/release";
+import { Release } from "../infra/release";
+import { type ReleaseResult } from "../infra/release-result";
 import { renderComposeFile, renderEnvFile, renderHtpasswd, renderNetrc, renderNginxSite } from "../infra/render";
 import { ConfigReader, StackConfig, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "./config";
 
@@ -88,7 +89,7 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
       {
         registry: cfg.image.registry,
         repository: cfg.image.repository,
-        tag: cfg.image.tag.tag,
+        tag: cfg.image.tag,
         digestSource: args.imageDigest === undefined ? cfg.image.digestSource : "config",
         digest: args.imageDigest ?? cfg.image.digest,
       },
@@ -135,7 +136,7 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
           ports: cfg.release.ports,
         }),
         htpasswd: basicAuthPassword?.apply((pw) => renderHtpasswd(cfg.basicAuthUser, pw)),
-        smokeNetrc: basicAuthPassword?.apply((pw) => renderNetrc(new URL(cfg.release.publicUrl).hostname, cfg.basicAuthUser, pw)),
+        smokeNetrc: basicAuthPassword?.apply((pw) => renderNetrc(new URL(cfg.release.frontUrl).hostname, cfg.basicAuthUser, pw)),
         releaseScript,
         appSecrets,
       },
@@ -175,6 +176,8 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
           user: String(c.user),
           privateKey: String(c.privateKey),
           hostKey: String(c.hostKey),
+          dialTimeoutSeconds: Number(c.perDialTimeout),
+          dialAttempts: Number(c.dialErrorLimit),
         })),
         env,
         root: cfg.release.root,

@@ -8,13 +8,15 @@
  */
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
+import { DEFAULT_ROOT, envLayout } from "../../infra/layout";
 import { imageDigests, local, sshRun } from "../integration/helpers";
 import { TelegramStandIn, databaseUrl, dropSchema, sql, startTelegramStandIn, testSchema } from "../integration/deployment-log-helpers";
 import { FixtureProject, Run } from "./fixture-project";
 
 jest.setTimeout(300_000);
 
-const ENV_DIR = "/opt/deep-calm/e2esecret";
+/** The fixture's env, at the root it leaves to Pulumi.yaml's default. */
+const LAYOUT = envLayout(DEFAULT_ROOT, "e2esecret");
 const SCHEMA = testSchema("secrets");
 /** In every value: any trace of a value that carries it shows up. */
 const MARK = `mark${randomBytes(6).toString("hex")}`;
@@ -107,7 +109,7 @@ test("a failed release: its row, its Telegram message, deploy.log and the releas
   expect(JSON.stringify(rows)).not.toContain(MARK);
   expect(telegram.requests).toHaveLength(2);
   expect(telegram.requests.map((r) => r.raw).join("\n")).not.toContain(MARK);
-  const logs = await sshRun(["bash", "-c", 'cat "$1/deploy.log" "$1"/logs/*', "logs", ENV_DIR]);
+  const logs = await sshRun(["bash", "-c", 'cat "$1" "$2"/*', "logs", LAYOUT.deployLog, LAYOUT.logsDir]);
   expect(logs.stdout).toContain('"tag":"bad-crash"');
   expect(logs.stdout).not.toContain(MARK);
 });

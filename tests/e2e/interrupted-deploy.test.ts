@@ -11,6 +11,7 @@
 import { ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
+import { parseDeployLog } from "../../infra/release-result";
 import { databaseUrl, dropSchema, sql, testSchema } from "../integration/deployment-log-helpers";
 import { REPOSITORY, TestEnv, imageDigests, sleep } from "../integration/helpers";
 import { FixtureProject, Run } from "./fixture-project";
@@ -82,7 +83,7 @@ beforeAll(async () => {
   await configure(
     {
       env: env.name,
-      publicUrl: env.publicUrl,
+      frontUrl: env.frontUrl,
       lockTimeoutSeconds: "60",
       schema: SCHEMA,
       spoolPath: join(project.dir, "spool.jsonl"),
@@ -117,14 +118,14 @@ test("pulumi up SIGKILLed mid-deploy: the host keeps the trace, the rerun record
   // bad-slow answers after 120 s; the gate gives up after 60 tries (about 6 s): the kill lands in
   // the health phase, and the release then fails on the host with nobody to record it.
   await deployConfig("bad-slow", 60);
-  const deployLog = `${env.dir}/deploy.log`;
+  const deployLog = env.layout.deployLog;
   const linesBefore = hostFile(deployLog)
     .split("\n")
     .filter((l) => l !== "").length;
   const killed = start(["up", "--yes", "--skip-preview", "--color", "never"]);
   const killedRun = finish(killed);
   const marker = await waitFor("the release in its health phase", () =>
-    /^phase=healthMs$/m.test(hostFile(`${env.dir}/state/attempt`)) ? hostFile(`${env.dir}/state/attempt`) : undefined,
+    /^phase=healthMs$/m.test(hostFile(`${env.layout.stateDir}/attempt`)) ? hostFile(`${env.layout.stateDir}/attempt`) : undefined,
   );
   const releaseId = /^releaseId=(.+)$/m.exec(marker)?.[1];
   process.kill(killed.pid as number, "SIGKILL");
@@ -132,14 +133,8 @@ test("pulumi up SIGKILLed mid-deploy: the host keeps the trace, the rerun record
 
   // No signal: dc-release gives up on the gate, undoes and writes its line. The provider died at
   // that line of output, so the result reached nobody.
-  const line = await waitFor("the killed attempt's deploy.log line", () => {
-    const lines = hostFile(deployLog)
-      .split("\n")
-      .filter((l) => l !== "");
-    return lines.length > linesBefore ? (JSON.parse(lines[linesBefore] as string) as Record<string, unknown>) : undefined;
-  });
-  expect(line).toMatchObject({ ok: false, releaseId, tag: "bad-slow", serving: { tag: "v1" } });
-  expect(line.delivered).toBe(false);
+  const line = await waitFor("the killed attempt's deploy.log line", () => parseDeployLog(hostFile(deployLog))[linesBefore]);
+  expect(line).toMatchObject({ ok: false, releaseId, tag: "bad-slow", serving: { tag: "v1" }, delivered: false });
   expect(line.reason).toMatch(/^health check failed/);
   // The killed CLI's language host and provider run on, orphaned (the CLI gives each plugin a
   // process group of its own); they are this test's, found by their working directory.

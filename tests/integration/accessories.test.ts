@@ -6,13 +6,14 @@
  */
 import { createHash } from "node:crypto";
 import { accessoriesUpArgv, composeArgv, composeProjectName, makeDirsArgv, writeFileArgv } from "../../infra/compose";
+import { envLayout } from "../../infra/layout";
 import { renderComposeFile } from "../../infra/render";
 import { HOST_ROOT, REPOSITORY, local, sshRun } from "./helpers";
 
 jest.setTimeout(120_000);
 
 const ENV = "itest-accessories";
-const DIR = `${HOST_ROOT}/${ENV}`;
+const LAYOUT = envLayout(HOST_ROOT, ENV);
 const PROJECT = composeProjectName(ENV);
 
 /** A compose file like the rendered one: a named volume, restart policy, host networking. */
@@ -35,7 +36,7 @@ function composeFile(revision: string): string {
 }
 
 async function upload(content: string): Promise<void> {
-  const r = await sshRun(writeFileArgv(`${DIR}/docker-compose.yml`, "0644"), content);
+  const r = await sshRun(writeFileArgv(LAYOUT.composeFile, "0644"), content);
   expect(r.code).toBe(0);
 }
 
@@ -48,23 +49,23 @@ async function inStore(script: string): Promise<string> {
 /** Removes the store and its volume, so that no run sees data an earlier run wrote. */
 async function removeStore(): Promise<void> {
   await upload(composeFile("cleanup"));
-  await sshRun(composeArgv(DIR, PROJECT, "down", "-v", "--remove-orphans"));
+  await sshRun(composeArgv(LAYOUT, "down", "-v", "--remove-orphans"));
 }
 
 beforeAll(async () => {
-  expect((await sshRun(makeDirsArgv(DIR))).code).toBe(0);
+  expect((await sshRun(makeDirsArgv(LAYOUT))).code).toBe(0);
   await removeStore();
 });
 
 afterAll(async () => {
   await removeStore();
-  await sshRun(["rm", "-rf", "--", DIR]);
+  await sshRun(["rm", "-rf", "--", LAYOUT.dir]);
 });
 
 test("a new compose file: the program's update keeps the data and the services running", async () => {
   const first = composeFile("1");
   await upload(first);
-  const up = await sshRun(accessoriesUpArgv(DIR, PROJECT, first));
+  const up = await sshRun(accessoriesUpArgv(LAYOUT, first));
   expect(up.stderr).not.toMatch(/error/i);
   expect(up.code).toBe(0);
   await inStore("echo kept > /data/marker");
@@ -72,7 +73,7 @@ test("a new compose file: the program's update keeps the data and the services r
 
   const second = composeFile("2");
   await upload(second);
-  const update = await sshRun(accessoriesUpArgv(DIR, PROJECT, second));
+  const update = await sshRun(accessoriesUpArgv(LAYOUT, second));
   expect(update.code).toBe(0);
   expect([before, await inStore("echo $REVISION")]).toEqual(["1", "2"]); // recreated with the new definition
   expect(await inStore("cat /data/marker")).toBe("kept");
@@ -81,10 +82,10 @@ test("a new compose file: the program's update keeps the data and the services r
 });
 
 test("a compose file other than the one rendered is refused before compose runs", async () => {
-  const stale = await sshRun(accessoriesUpArgv(DIR, PROJECT, composeFile("3")));
+  const stale = await sshRun(accessoriesUpArgv(LAYOUT, composeFile("3")));
   expect(stale.code).toBe(2);
   expect(stale.stderr).toContain(
-    `${DIR}/docker-compose.yml is not the file this stack uploaded (sha256 ${createHash("sha256").update(composeFile("3")).digest("hex")})`,
+    `${LAYOUT.composeFile} is not the file this stack uploaded (sha256 ${createHash("sha256").update(composeFile("3")).digest("hex")})`,
   );
   expect(await inStore("echo $REVISION")).toBe("2");
 });
@@ -92,8 +93,8 @@ test("a compose file other than the one rendered is refused before compose runs"
 test("the rendered accessories file is valid for the host's compose (Debian's is v1)", async () => {
   const rendered = renderComposeFile("dev", { postgres: { port: 5433, database: "deepcalm", user: "deepcalm" }, redis: { port: 6380 } });
   await upload(rendered);
-  expect((await sshRun(writeFileArgv(`${DIR}/.env`, "0600"), "POSTGRES_PASSWORD=only-for-config\n")).code).toBe(0);
-  const check = await sshRun(composeArgv(DIR, composeProjectName("dev"), "config", "-q"));
+  expect((await sshRun(writeFileArgv(LAYOUT.envFile, "0600"), "POSTGRES_PASSWORD=only-for-config\n")).code).toBe(0);
+  const check = await sshRun(composeArgv(LAYOUT, "config", "-q"));
   expect(check.stderr).toBe("");
   expect(check.code).toBe(0);
 });

@@ -5,13 +5,7 @@
  * rewrite leaves the serving release's files alone and the next release gets the new ones.
  */
 import { randomBytes } from "crypto";
-import {
-  APP_SECRETS_ENV_FILE,
-  SECRET_FILES_DIR,
-  renderAppSecretsEnv,
-  renderSecretFiles,
-  writeSecretFilesArgv,
-} from "../../infra/app-secrets";
+import { renderAppSecretsEnv, renderSecretFiles, writeSecretFilesArgv } from "../../infra/app-secrets";
 import { renderEnvFile } from "../../infra/render";
 import { TestEnv, local, sshRun } from "./helpers";
 
@@ -35,8 +29,8 @@ const FILE_KEYS = ["ENDS_WITH_CR", "TLS_KEY"];
 
 /** Uploads both files the way ComposeProject does: the same command lines, the values on stdin. */
 async function uploadSecrets(secrets: Record<string, string>): Promise<void> {
-  await env.put(`${env.dir}/${APP_SECRETS_ENV_FILE}`, renderAppSecretsEnv(secrets), "0600");
-  const files = await sshRun(writeSecretFilesArgv(`${env.dir}/${SECRET_FILES_DIR}`), renderSecretFiles(secrets));
+  await env.put(env.layout.appSecretsEnv, renderAppSecretsEnv(secrets), "0600");
+  const files = await sshRun(writeSecretFilesArgv(env.layout.secretFilesDir), renderSecretFiles(secrets));
   expect(files.code === 0 ? "" : files.stderr).toBe("");
 }
 
@@ -57,7 +51,7 @@ async function containerFile(container: string, path: string): Promise<string> {
 beforeAll(async () => {
   await env.reset();
   // The .env the program writes too (compose reads it): both files reach the release.
-  await env.put(`${env.dir}/.env`, renderEnvFile({ DEPLOY_ENV: env.name }), "0600");
+  await env.put(env.layout.envFile, renderEnvFile({ DEPLOY_ENV: env.name }), "0600");
   await uploadSecrets(SECRETS);
 });
 
@@ -84,7 +78,8 @@ test("a release started by dc-release gets every secret byte for byte: env for o
 });
 
 test("the host keeps them to the deploy user (0600, 0700, 0400); the release cannot write the files", async () => {
-  const files = [APP_SECRETS_ENV_FILE, SECRET_FILES_DIR, `${SECRET_FILES_DIR}/TLS_KEY`].map((f) => `${env.dir}/${f}`);
+  const { appSecretsEnv, secretFilesDir } = env.layout;
+  const files = [appSecretsEnv, secretFilesDir, `${secretFilesDir}/TLS_KEY`];
   const stat = await sshRun(["stat", "-c", "%a %U", ...files]);
   expect(stat.stdout.split("\n").slice(0, 3)).toEqual(["600 deploy", "700 deploy", "400 deploy"]);
   const write = await local("docker", ["exec", env.containerName(8341), "sh", "-c", "echo x >> /run/secrets/TLS_KEY"]);
@@ -93,7 +88,7 @@ test("the host keeps them to the deploy user (0600, 0700, 0400); the release can
 });
 
 test("neither dc-release's output, deploy.log nor the release logs hold any of it", async () => {
-  const r = await sshRun(["bash", "-c", 'cat "$1/deploy.log" "$1"/logs/*', "logs", env.dir]);
+  const r = await sshRun(["bash", "-c", 'cat "$1" "$2"/*', "logs", env.layout.deployLog, env.layout.logsDir]);
   expect(r.code).toBe(0);
   expect(r.stdout).toContain('"tag":"v1"');
   expect(r.stdout).not.toContain(MARK);
@@ -107,7 +102,7 @@ test("a rewrite leaves the serving release its files; the next release gets the 
   await uploadSecrets(rotated);
   // The serving release mounted the old file by itself: the rename did not touch it.
   expect(await containerFile(env.containerName(8341), "/run/secrets/TLS_KEY")).toBe(SECRETS.TLS_KEY);
-  const listing = await sshRun(["ls", "-A", `${env.dir}/${SECRET_FILES_DIR}`]);
+  const listing = await sshRun(["ls", "-A", env.layout.secretFilesDir]);
   expect(listing.stdout).toBe("TLS_KEY\n");
 
   const r = await env.deploy("v2");

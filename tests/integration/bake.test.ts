@@ -37,7 +37,7 @@ afterAll(async () => {
 
 describe("dc-release bake window", () => {
   test("a release that crashes 3 s after it starts is switched away from within a second, under load", async () => {
-    const { result: r, load } = await loadAround(`${env.publicUrl}/version`, RPS, () => env.deploy("bad-late-crash", BAKE));
+    const { result: r, load } = await loadAround(`${env.frontUrl}/version`, RPS, () => env.deploy("bad-late-crash", BAKE));
     expect(r.code).toBe(1);
     expect(r.json).toMatchObject({ ok: false, tag: "bad-late-crash", rolledBack: true, serving: { tag: "v1" } });
     expect(r.json.reason).toMatch(/^unhealthy \d+\.\d s after the switch: /);
@@ -52,13 +52,13 @@ describe("dc-release bake window", () => {
     expect(await served()).toBe("200 v1");
     expect(await env.live()).toBe("port-8385");
     expect(await running()).toEqual(["dc-itbake-8385"]);
-    const log = await env.read(r.json.logFile);
+    const log = await env.read(r.json.logFile!);
     expect(log).toContain("bake: watching dc-itbake-8386");
     expect(log).toContain("undo: nginx back to the old release");
   });
 
   test("a release whose pages answer 500 while its health endpoint stays healthy fails on its 5xx share", async () => {
-    const url = `${env.publicUrl}/cgi-bin/version`;
+    const url = `${env.frontUrl}/cgi-bin/version`;
     const { result: r, load } = await loadAround(url, RPS, () => env.deploy("bad-late-errors", BAKE));
     expect(r.code).toBe(1);
     expect(r.json).toMatchObject({ ok: false, rolledBack: true, serving: { tag: "v1" }, bake: { verdict: "failed" } });
@@ -73,7 +73,7 @@ describe("dc-release bake window", () => {
   });
 
   test("a good release passes the bake: pulumi's wait includes it, and the figures are in the result", async () => {
-    const { result: r, load } = await loadAround(`${env.publicUrl}/version`, RPS, () => env.deploy("v2", ["--bake", "2", "--warm", "60"]));
+    const { result: r, load } = await loadAround(`${env.frontUrl}/version`, RPS, () => env.deploy("v2", ["--bake", "2", "--warm", "60"]));
     expect(r.code).toBe(0);
     expect(r.json).toMatchObject({ ok: true, tag: "v2", serving: { tag: "v2" }, bake: { seconds: 2, verdict: "passed", errors: 0 } });
     expect(r.json.bake.requests).toBeGreaterThan(RPS); // two seconds of load reached v2 and were counted

@@ -3,17 +3,30 @@ import { execFile, spawn, ChildProcess } from "child_process";
 import { readFileSync } from "fs";
 import * as path from "path";
 import { writeFileArgv } from "../../infra/compose";
+import { EnvLayout, envLayout } from "../../infra/layout";
 import { shellJoin } from "../../infra/quote";
+import { deployArgv, ReleaseSettings, settingsArgv } from "../../infra/release";
+import { defaultReleaseSettings } from "../../infra/release-options";
+import {
+  parseDeployLog,
+  parseReleaseResult,
+  parseResultLine,
+  parseStatusReport,
+  type DeployLogLine,
+  type LoggedResult,
+  type ReleaseResult,
+  type ResultLine,
+  type StatusReport,
+} from "../../infra/release-result";
 import { renderHtpasswd, renderNetrc, renderNginxSite } from "../../infra/render";
-import { localSshArgs } from "../../scripts/lib/local-target";
+import { localSshArgs, localTarget } from "../../scripts/lib/local-target";
 import { httpGet, loadDuring, type HttpAnswer, type LoadReport } from "../../scripts/lib/load";
 
 export const REPO_ROOT = path.resolve(__dirname, "../..");
-export const HOST_ROOT = "/opt/deep-calm";
+/** The local stack's hostRoot: the local target's nginx includes the sites of the envs under it. */
+export const HOST_ROOT = localTarget().root;
 export const REGISTRY = "127.0.0.1:5000";
 export const REPOSITORY = `${REGISTRY}/deep-calm`;
-/** ssh options pinned to the local target's key and known_hosts (never StrictHostKeyChecking=no). */
-export const sshArgs = localSshArgs;
 
 export interface RunResult {
   code: number | null;
@@ -23,12 +36,12 @@ export interface RunResult {
 
 /** Runs argv on the host over SSH, every token quoted; optional stdin. */
 export function sshRun(argv: string[], input?: string, timeoutMs = 120_000): Promise<RunResult> {
-  return collect(spawn("ssh", [...sshArgs(), shellJoin(argv)]), input, timeoutMs);
+  return collect(spawn("ssh", localSshArgs(shellJoin(argv))), input, timeoutMs);
 }
 
 /** Starts an SSH run and hands back the child (for tests that cut the connection). */
 export function sshSpawn(argv: string[]): ChildProcess {
-  return spawn("ssh", [...sshArgs(), shellJoin(argv)]);
+  return spawn("ssh", localSshArgs(shellJoin(argv)));
 }
 
 export function collect(child: ChildProcess, input?: string, timeoutMs = 120_000): Promise<RunResult> {
@@ -68,83 +81,65 @@ export function imageDigests(): Record<string, string> {
   return JSON.parse(readFileSync(path.join(REPO_ROOT, ".local-target/images.json"), "utf8"));
 }
 
-/** The one JSON line dc-release prints (status adds current/previous/retained/healthy). */
-export interface ReleaseJson {
-  ok: boolean;
-  action: string;
-  env: string | null;
-  tag: string | null;
-  digest: string | null;
-  port: number;
-  previous: { tag: string; digest: string } | null;
-  serving: { tag: string; digest: string; port: number } | null;
-  changed: boolean;
-  pulled: boolean;
-  reused: boolean;
-  rolledBack: boolean;
-  reason: string | null;
-  logFile: string;
-  exitCode: number;
-  startedAt: string;
-  lockedAt: string | null;
-  finishedAt: string;
-  durationMs: number;
-  servingAfterMs: number | null;
-  phases: Record<string, number>;
-  releaseId: string | null;
-  bake: {
-    seconds: number;
-    verdict: "off" | "passed" | "failed" | null;
-    watchedMs: number;
-    requests: number;
-    errors: number;
-    beforeRequests: number;
-    beforeErrors: number;
-  };
-  healthy?: boolean;
-  servingPort?: number | null;
-  current?: { tag: string; digest: string; port: number } | null;
-  retained?: { tag: string; digest: string }[];
-  /** When the env's first release served (state/created); null when unknown or removed. */
-  created?: string | null;
-  /** The serving release had served this env before the one it replaced: a return. */
-  wentBack?: boolean | null;
-}
-
-export interface ReleaseResult {
+/** A dc-release run: its exit code, its result line, its progress. */
+export interface Ran<T extends ResultLine> {
   code: number | null;
-  json: ReleaseJson;
+  json: T;
   stderr: string;
 }
 
-export function parseResult(r: RunResult): ReleaseResult {
+/**
+ * The one line dc-release printed on stdout, read by the program's own parser: every run in the
+ * tests checks the format, field by field.
+ */
+function ran<T extends ResultLine>(r: RunResult, parse: (stdout: string) => T): Ran<T> {
   const lines = r.stdout.trim().split("\n");
   if (lines.length !== 1 || lines[0] === "") {
     throw new Error(`expected one JSON line on stdout, got ${JSON.stringify(r.stdout)}; stderr: ${r.stderr}`);
   }
-  return { code: r.code, json: JSON.parse(lines[0]), stderr: r.stderr };
+  try {
+    return { code: r.code, json: parse(r.stdout), stderr: r.stderr };
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; stderr: ${r.stderr}`);
+  }
+}
+
+/** The result of a deploy, rollback or remove. */
+export function parseResult(r: RunResult): Ran<ReleaseResult> {
+  return ran(r, parseReleaseResult);
+}
+
+/** Whatever line it printed (a refusal of an unknown action, say). */
+export function parseAnyResult(r: RunResult): Ran<ResultLine> {
+  return ran(r, parseResultLine);
 }
 
 /** One test environment on the host: its env name, blue/green ports and public nginx port. */
 export class TestEnv {
+  /** Where the env's files are on the host: where the program puts them. */
+  readonly layout: EnvLayout;
+
   constructor(
     readonly name: string,
     readonly ports: [number, number],
     readonly publicPort: number,
     readonly auth?: { user: string; password: string },
-  ) {}
+  ) {
+    this.layout = envLayout(HOST_ROOT, name);
+  }
 
   get dir(): string {
-    return `${HOST_ROOT}/${this.name}`;
+    return this.layout.dir;
   }
-  get publicUrl(): string {
+  /** The env's nginx front: dc-release's --front-url, and where the tests send their requests. */
+  get frontUrl(): string {
     return `http://127.0.0.1:${this.publicPort}`;
   }
   get script(): string {
-    return `${this.dir}/dc-release`;
+    return this.layout.script;
   }
   get netrc(): string {
-    return `${this.dir}/test.netrc`;
+    return this.layout.netrc;
   }
   containerName(port: number): string {
     return `dc-${this.name}-${port}`;
@@ -168,16 +163,17 @@ export class TestEnv {
     const setup = await sshRun([
       "bash",
       "-c",
-      'set -e; rm -rf "$1"; mkdir -p "$1/nginx"; sudo -n /usr/sbin/nginx -t 2>/dev/null && sudo -n /usr/sbin/nginx -s reload',
+      'set -e; rm -rf "$1"; mkdir -p "$2"; sudo -n /usr/sbin/nginx -t 2>/dev/null && sudo -n /usr/sbin/nginx -s reload',
       "reset",
       this.dir,
+      this.layout.nginxDir,
     ]);
     if (setup.code !== 0) throw new Error(`reset of ${this.dir} failed: ${setup.stderr}`);
-    await this.put(`${this.dir}/nginx/site.conf`, this.siteConf());
+    await this.put(this.layout.site, this.siteConf());
     await this.put(this.script, readFileSync(path.join(REPO_ROOT, "host/dc-release"), "utf8"));
     if (this.auth) {
       // The program's own renderers: nginx checks the {SSHA} line, curl reads the 0600 netrc.
-      await this.put(`${this.dir}/nginx/htpasswd`, renderHtpasswd(this.auth.user, this.auth.password));
+      await this.put(this.layout.htpasswd, renderHtpasswd(this.auth.user, this.auth.password));
       await this.put(this.netrc, renderNetrc("127.0.0.1", this.auth.user, this.auth.password), "0600");
     }
   }
@@ -201,35 +197,34 @@ export class TestEnv {
 
   /** Where the env's live symlink leads (`port-8191`), i.e. the port nginx routes to; "" if none. */
   async live(): Promise<string> {
-    const r = await sshRun(["readlink", `${this.dir}/nginx/live`]);
+    const r = await sshRun(["readlink", this.layout.live]);
     return r.code === 0 ? r.stdout.trim() : "";
   }
 
-  /** Options every test run shares (fast health polling, ports, front, auth); `extra` overrides them. */
-  commonArgs(extra: string[] = []): string[] {
-    return mergeOptions(this.defaultArgs(), extra);
+  /**
+   * What every test run shares: the option table's defaults with the env's ports, front and auth,
+   * fast health polling, no migration and no smoke paths, and no bake (each deploy would wait it
+   * out; bake.test.ts turns it on).
+   */
+  settings(): ReleaseSettings {
+    return {
+      ...defaultReleaseSettings(),
+      root: HOST_ROOT,
+      ports: this.ports,
+      frontUrl: this.frontUrl,
+      healthIntervalSeconds: 0.05,
+      healthTimeoutSeconds: 1,
+      drainSeconds: 0.2,
+      bakeSeconds: 0,
+      migrateCommand: "",
+      smokePaths: [],
+      authFile: this.auth ? this.netrc : undefined,
+    };
   }
 
-  private defaultArgs(): string[] {
-    const args = [
-      "--env",
-      this.name,
-      "--ports",
-      this.ports.join(","),
-      "--public-url",
-      this.publicUrl,
-      "--health-interval",
-      "0.05",
-      "--health-timeout",
-      "1",
-      "--drain",
-      "0.2",
-      // Off unless a test watches the bake itself (bake.test.ts): each deploy would wait it out.
-      "--bake",
-      "0",
-    ];
-    if (this.auth) args.push("--auth-file", this.netrc);
-    return args;
+  /** A rollback's arguments: the env and every option it takes, as the program passes them; `extra` overrides them. */
+  commonArgs(extra: string[] = []): string[] {
+    return mergeOptions(["--env", this.name, ...settingsArgv(this.settings(), "rollback")], extra);
   }
 
   deployArgs(tag: string, extra: string[] = []): string[] {
@@ -238,20 +233,30 @@ export class TestEnv {
 
   /** A deploy of any image reference and digest (other repositories, bad digests). */
   deployImageArgs(image: string, digest: string, extra: string[] = []): string[] {
-    return ["bash", this.script, "deploy", "--image", image, "--digest", digest, ...this.commonArgs(extra)];
+    const [bash = "bash", script = this.script, action = "deploy", ...options] = deployArgv(
+      { env: this.name, image, digest },
+      this.settings(),
+    );
+    return [bash, script, action, ...mergeOptions(options, extra)];
   }
 
-  async deploy(tag: string, extra: string[] = []): Promise<ReleaseResult> {
+  async deploy(tag: string, extra: string[] = []): Promise<Ran<ReleaseResult>> {
     return parseResult(await sshRun(this.deployArgs(tag, extra)));
   }
 
-  async release(action: string, extra: string[] = []): Promise<ReleaseResult> {
+  async release(action: "rollback" | "remove", extra: string[] = []): Promise<Ran<ReleaseResult>> {
     return parseResult(await sshRun(["bash", this.script, action, ...extra]));
+  }
+
+  /** `dc-release status` of the env, which must be able to look. */
+  async status(): Promise<Ran<StatusReport>> {
+    const argv = ["bash", this.script, "status", "--env", this.name, "--root", HOST_ROOT, "--ports", this.ports.join(",")];
+    return ran(await sshRun(argv), parseStatusReport);
   }
 
   /** GET through the nginx front on a fresh connection. */
   get(pathname: string): Promise<HttpAnswer> {
-    return httpGet(`${this.publicUrl}${pathname}`, this.authHeader());
+    return httpGet(`${this.frontUrl}${pathname}`, this.authHeader());
   }
 
   authHeader(): Record<string, string> {
@@ -268,12 +273,15 @@ export class TestEnv {
       .sort();
   }
 
-  async deployLog(): Promise<ReleaseJson[]> {
-    const r = await sshRun(["bash", "-c", 'cat "$1" 2>/dev/null || true', "log", `${this.dir}/deploy.log`]);
-    return r.stdout
-      .split("\n")
-      .filter((l) => l !== "")
-      .map((l) => JSON.parse(l) as ReleaseJson);
+  /** The results in the env's deploy.log: every line but those of killed attempts (written by the release that found them). */
+  async deployResults(): Promise<LoggedResult[]> {
+    return (await this.deployLog()).filter((l): l is LoggedResult => !("foundAt" in l));
+  }
+
+  /** Every line of the env's deploy.log, each checked against the format. */
+  async deployLog(): Promise<DeployLogLine[]> {
+    const r = await sshRun(["bash", "-c", 'cat "$1" 2>/dev/null || true', "log", this.layout.deployLog]);
+    return parseDeployLog(r.stdout);
   }
 }
 

@@ -9,7 +9,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { hostKeyFromKnownHosts } from "../../infra/host";
-import { LOCAL_SSH_DIR } from "../../scripts/lib/local-target";
+import { knownHostsLine, sshArgv } from "../../infra/ssh";
+import { LOCAL_SSH_DIR, localTarget } from "../../scripts/lib/local-target";
 
 const dir = mkdtempSync(join(tmpdir(), "host-keys-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,29 +18,12 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 /** One ssh login that offers only `algorithm` for the host key, pinned to `key`. */
 function loginWith(algorithm: string, key: string): { status: number | null; stderr: string } {
   const knownHosts = join(dir, `known_hosts-${algorithm}`);
-  writeFileSync(knownHosts, `[127.0.0.1]:2222 ${key}\n`);
-  const run = spawnSync(
-    "ssh",
-    [
-      "-i",
-      join(LOCAL_SSH_DIR, "id_ed25519"),
-      "-o",
-      `UserKnownHostsFile=${knownHosts}`,
-      "-o",
-      "StrictHostKeyChecking=yes",
-      "-o",
-      "BatchMode=yes",
-      "-o",
-      "ConnectTimeout=5",
-      "-o",
-      `HostKeyAlgorithms=${algorithm}`,
-      "-p",
-      "2222",
-      "deploy@127.0.0.1",
-      "echo pinned",
-    ],
-    { encoding: "utf8", timeout: 20_000 },
-  );
+  const target = { ...localTarget().ssh, knownHostsFile: knownHosts };
+  writeFileSync(knownHosts, knownHostsLine(target.host, target.port, key));
+  const run = spawnSync("ssh", sshArgv(target, "echo pinned", ["-o", `HostKeyAlgorithms=${algorithm}`]), {
+    encoding: "utf8",
+    timeout: 20_000,
+  });
   return { status: run.status, stderr: run.stderr };
 }
 
@@ -50,7 +34,7 @@ const pub = (type: string) =>
     .join(" ");
 
 test("the local target's known_hosts has all three keys; the program pins its ed25519 key", () => {
-  const knownHosts = readFileSync(join(LOCAL_SSH_DIR, "known_hosts"), "utf8");
+  const knownHosts = readFileSync(localTarget().ssh.knownHostsFile, "utf8");
   for (const type of ["rsa", "ecdsa", "ed25519"]) {
     expect(knownHosts).toContain(pub(type));
   }

@@ -157,7 +157,14 @@ test("a real Prometheus scrapes /metrics and the deployment series appear", asyn
       ["test", "7200"],
     ]);
 
-    // Every query of the Grafana dashboard is valid PromQL over these series and returns data.
+    // Every query of the Grafana dashboard is valid PromQL over these series and answers for each
+    // env (or outcome) it groups by; those that need no rate over time give the log's own numbers.
+    const exact: Record<string, Record<string, number>> = {
+      "Deploys by outcome": { success: 4, failed: 3, rolled_back: 2 },
+      "Change failure rate": { dev: 2 / 6, test: 1 / 3 },
+      "Change failure rate (30 days)": { dev: 2 / 6, test: 1 / 3 },
+      "MTTR (30 days)": { dev: 3600, test: 7200 },
+    };
     const dashboard = JSON.parse(readFileSync(path.join(REPO_ROOT, "dashboards/deep-calm.json"), "utf8")) as {
       panels: { title: string; targets: { expr: string }[] }[];
     };
@@ -175,8 +182,17 @@ test("a real Prometheus scrapes /metrics and the deployment series appear", asyn
         },
         () => "",
       );
-      expect(answered.length).toBeGreaterThan(0);
+      const by = /\bsum by \(status\)/.test(expr) ? "status" : "env";
+      const answers = Object.fromEntries(answered.map((a) => [a.metric[by], Number(a.value[1])]));
+      expect([title, Object.keys(answers).sort()]).toEqual([
+        title,
+        by === "status" ? ["failed", "rolled_back", "success"] : ["dev", "test"],
+      ]);
+      for (const [key, want] of Object.entries(exact[title] ?? {})) {
+        expect([title, key, answers[key]]).toEqual([title, key, expect.closeTo(want, 6)]);
+      }
     }
+    expect(Object.keys(exact).filter((title) => !exprs.some((e) => e.title === title))).toEqual([]);
   } finally {
     if (prometheus) {
       await stop(prometheus.child);

@@ -52,10 +52,10 @@ describe("dc-release deploy", () => {
     );
     expect(await servedVersion()).toBe("v1");
     expect((await env.get("/healthz")).upstream).toBe("127.0.0.1:8191");
-    const anonymous = await (await import("./helpers")).httpGet(`${env.publicUrl}/version`);
+    const anonymous = await (await import("./helpers")).httpGet(`${env.frontUrl}/version`);
     expect(anonymous.status).toBe(401);
     expect(await env.live()).toBe("port-8191");
-    const status = await env.release("status", ["--env", env.name, "--ports", "8191,8192"]);
+    const status = await env.status();
     expect(status.json).toMatchObject({ ok: true, healthy: true, servingPort: 8191, current: { tag: "v1" } });
   });
 
@@ -68,7 +68,7 @@ describe("dc-release deploy", () => {
 
   test("v1 -> v2 under 200 rps through nginx drops nothing", async () => {
     const workers = await nginxWorkers();
-    const traffic = load(`${env.publicUrl}/version`, 200, 5000, env.authHeader());
+    const traffic = load(`${env.frontUrl}/version`, 200, 5000, env.authHeader());
     await new Promise((r) => setTimeout(r, 1000));
     const r = await env.deploy("v2", ["--warm", "60", "--smoke", "/version"]);
     const report = await traffic;
@@ -104,7 +104,7 @@ describe("dc-release deploy", () => {
     const d = await env.deploy("v3", ["--warm", "0"]);
     expect(d.code).toBe(0);
     expect(d.json).toMatchObject({ tag: "v3", previous: { tag: "v1" } });
-    expect(await env.containers()).toEqual([env.containerName(d.json.port)]);
+    expect(await env.containers()).toEqual([env.containerName(d.json.port!)]);
     const since = Math.floor(Date.now() / 1000);
     const r = await env.release("rollback", env.commonArgs(["--warm", "0"]));
     const until = Math.ceil(Date.now() / 1000) + 1;
@@ -112,7 +112,7 @@ describe("dc-release deploy", () => {
     expect(r.json).toMatchObject({ ok: true, tag: "v1", reused: false, pulled: false, previous: { tag: "v3" } });
     expect(await pullEvents(since, until, "v1")).toEqual([]);
     expect(await servedVersion()).toBe("v1");
-    expect(await env.containers()).toEqual([env.containerName(r.json.port)]);
+    expect(await env.containers()).toEqual([env.containerName(r.json.port!)]);
   });
 
   test("rollback --to a retained tag, and --to an unknown tag is refused", async () => {
@@ -146,8 +146,8 @@ describe("bad releases leave the old release serving", () => {
     expect(r.json.serving).toMatchObject({ tag: before, port: oldPort });
     expect(await servedVersion()).toBe(before);
     expect(await env.containers()).toEqual([env.containerName(oldPort)]);
-    const log = await env.read(r.json.logFile);
-    expect(log).toContain(`--- docker logs ${env.containerName(r.json.port)} ---`);
+    const log = await env.read(r.json.logFile!);
+    expect(log).toContain(`--- docker logs ${env.containerName(r.json.port!)} ---`);
     expect(log).toContain(`demo ${tag}: mode`);
   });
 
@@ -173,7 +173,7 @@ describe("bad releases leave the old release serving", () => {
     expect(r.json.phases.migrateMs).toBeGreaterThanOrEqual(1500);
     expect(r.json.phases.migrateMs).toBeLessThan(5000);
     expect(r.json.phases.startMs).toBe(0);
-    expect(await env.read(r.json.logFile)).toContain("migrating");
+    expect(await env.read(r.json.logFile!)).toContain("migrating");
     const leftovers = await local("docker", ["ps", "-aq", "--filter", `name=^dc-${env.name}-migrate-`]);
     expect(leftovers.stdout.trim()).toBe("");
     expect(await env.live()).toBe(live);
@@ -184,14 +184,14 @@ describe("bad releases leave the old release serving", () => {
     const r = await env.deploy("v3", ["--migrate", "/bin/migrate", "--warm", "0"]);
     expect(r.code).toBe(0);
     expect(r.json.phases.migrateMs).toBeGreaterThan(0);
-    expect(await env.read(r.json.logFile)).toContain("migrated v3");
+    expect(await env.read(r.json.logFile!)).toContain("migrated v3");
     expect(await servedVersion()).toBe("v3");
   });
 
   test("a failing smoke check after the switch puts nginx back, dropping nothing", async () => {
     const before = await servedVersion();
     const oldPort = await servingPort();
-    const traffic = load(`${env.publicUrl}/version`, 200, 3000, env.authHeader());
+    const traffic = load(`${env.frontUrl}/version`, 200, 3000, env.authHeader());
     const r = await env.deploy("v1", ["--smoke", "/version", "--smoke", "/no-such-page"]);
     const report = await traffic;
     expect(report.failures).toEqual([]);
@@ -210,7 +210,7 @@ describe("bad releases leave the old release serving", () => {
     expect(lines.filter((l) => l.ok === false).map((l) => l.tag)).toEqual(
       expect.arrayContaining(["bad-crash", "bad-unhealthy", "bad-slow", "bad-hang", "bad-migrate"]),
     );
-    const all = await sshRun(["bash", "-c", 'cat "$1"/deploy.log "$1"/logs/*', "x", env.dir]);
+    const all = await sshRun(["bash", "-c", 'cat "$1" "$2"/*', "x", env.layout.deployLog, env.layout.logsDir]);
     expect(all.stdout).not.toContain(env.auth!.password);
   });
 });

@@ -11,8 +11,9 @@ import * as path from "path";
 import { flushCommand } from "../../infra/deployment-log/commands";
 import { DeploymentRecorder, classifyRelease } from "../../infra/deployment-log/hooks";
 import { DeploymentLog } from "../../infra/deployment-log/log";
+import { type ReleaseResult } from "../../infra/release-result";
 import { previousGoodFromLog } from "../../scripts/rollback";
-import { ReleaseResult, TestEnv, parseResult, sshRun } from "./helpers";
+import { Ran, TestEnv, parseResult, sshRun } from "./helpers";
 import { databaseUrl, dropSchema, logFor, sql, testSchema, unreachableUrl } from "./deployment-log-helpers";
 
 jest.setTimeout(120_000);
@@ -23,7 +24,7 @@ const NAME = "itlife-release-deploy";
 let tmp: string;
 
 /** A deploy as the program runs it, with its raw stdout (what the hooks read). */
-async function deploy(tag: string): Promise<ReleaseResult & { stdout: string }> {
+async function deploy(tag: string): Promise<Ran<ReleaseResult> & { stdout: string }> {
   const run = await sshRun(env.deployArgs(tag));
   return { ...parseResult(run), stdout: run.stdout };
 }
@@ -39,7 +40,7 @@ function recorder(runId: string, log: DeploymentLog, reports: string[] = []): De
   return new DeploymentRecorder({ env: env.name, runId, log, report: (m) => reports.push(m), secrets: [databaseUrl()] });
 }
 
-const status = async () => (await env.release("status", ["--env", env.name, "--ports", env.ports.join(",")])).json;
+const status = async () => (await env.status()).json;
 
 beforeAll(async () => {
   tmp = mkdtempSync(path.join(tmpdir(), "rollback-lifetime-"));
@@ -69,10 +70,10 @@ test("the env's lifetime starts with its first release, shows in every result an
   expect(await status()).toMatchObject({ created: firstCreated, current: { tag: "v3" } });
 
   // Two releases left results for the next one to hand over; the env's end takes them along.
-  expect((await sshRun(["ls", `${env.dir}/state/unconfirmed`])).stdout.trim().split("\n")).toHaveLength(2);
+  expect((await sshRun(["ls", `${env.layout.stateDir}/unconfirmed`])).stdout.trim().split("\n")).toHaveLength(2);
   const removed = await env.release("remove", ["--env", env.name]);
   expect(removed.code).toBe(0);
-  expect((await sshRun(["test", "-e", `${env.dir}/state/unconfirmed`])).code).toBe(1);
+  expect((await sshRun(["test", "-e", `${env.layout.stateDir}/unconfirmed`])).code).toBe(1);
   expect(await status()).toMatchObject({ created: null, current: null, previous: null });
 });
 

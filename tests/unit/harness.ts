@@ -1,6 +1,7 @@
 /**
  * Pulumi mocks for the unit suite: every new resource is recorded (type, name, inputs with secrets
- * still wrapped), the one invoke the program may make is answered, and any other call throws.
+ * still wrapped, and what the SDK sends the engine with it: parent, dependencies, secret outputs,
+ * hooks), the one invoke the program may make is answered, and any other call throws.
  */
 import * as pulumi from "@pulumi/pulumi";
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";
@@ -8,6 +9,7 @@ import { AppSecretsConfig } from "../../infra/app-secrets";
 import { ConfigReader, pulumiReader } from "../../stacks/config";
 import { DeepCalmEnvironment } from "../../stacks/environment";
 import { loadConfigSchema } from "../../stacks/schema";
+import { DEPLOY_FIRST, resultWith } from "../fixtures/release-results";
 import { allowResourceHooks } from "./hook-mocks";
 
 export const DIGEST_V1 = `sha256:${"1".repeat(64)}`;
@@ -29,6 +31,15 @@ export interface Recorded {
   name: string;
   inputs: Record<string, unknown>;
   options: PlanOptions;
+}
+
+/** What the SDK's register request tells the engine about a resource besides its inputs, by resource name. */
+export interface Registration {
+  /** The parent's name; undefined for the stack's own children. */
+  parent?: string;
+  /** Names of the resources it depends on: `dependsOn` (components expanded to their resources) and its inputs' sources. */
+  dependencies: string[];
+  additionalSecretOutputs: string[];
 }
 
 export function isSecretValue(value: unknown): value is { value: unknown } {
@@ -104,6 +115,9 @@ export interface Run {
   resources: Recorded[];
   environment: DeepCalmEnvironment;
   calls: string[];
+  registrations: Map<string, Registration>;
+  /** The hooks the program registered, and each resource's hook names. */
+  hooks: ReturnType<typeof allowResourceHooks>;
 }
 
 export interface RunOptions {
@@ -119,6 +133,60 @@ export interface RunOptions {
 function waitForRPCs(): Promise<void> {
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   return (require("@pulumi/pulumi/runtime/settings") as { waitForRPCs: () => Promise<void> }).waitForRPCs();
+}
+
+interface RegisterRequest {
+  getName(): string;
+  getParent(): string;
+  getDependenciesList(): string[];
+  getAdditionalsecretoutputsList(): string[];
+}
+
+interface RecordingMonitor {
+  registerResource(req: RegisterRequest, cb: (err: Error | null, resp: unknown) => void): void;
+}
+
+const urnName = (urn: string): string => urn.slice(urn.lastIndexOf("::") + 2);
+
+/** Records every register request the SDK sends; call after setMocks (and allowResourceHooks). */
+function recordRegistrations(): Map<string, Registration> {
+  const registrations = new Map<string, Registration>();
+  const monitor = pulumi.runtime.getMonitor() as unknown as RecordingMonitor;
+  const registerResource = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req, cb) => {
+    const parent = req.getParent();
+    registrations.set(req.getName(), {
+      ...(parent === "" || parent.includes("::pulumi:pulumi:Stack::") ? {} : { parent: urnName(parent) }),
+      dependencies: req.getDependenciesList().map(urnName).sort(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    });
+    registerResource(req, cb);
+  };
+  return registrations;
+}
+
+/**
+ * Everything `name` waits for before the engine creates it: its dependencies and its ancestors'
+ * (a child registers only once its parent has, which waits for the parent's dependencies), and
+ * all they wait for in turn.
+ */
+export function waitsFor(run: Run, name: string): string[] {
+  const seen = new Set<string>();
+  const visit = (n: string): void => {
+    for (let at: string | undefined = n; at !== undefined; at = run.registrations.get(at)?.parent) {
+      for (const dep of run.registrations.get(at)?.dependencies ?? []) {
+        if (!seen.has(dep)) {
+          seen.add(dep);
+          visit(dep);
+        }
+      }
+    }
+  };
+  if (!run.registrations.has(name)) {
+    throw new Error(`no registration of ${name}`);
+  }
+  visit(name);
+  return [...seen].sort();
 }
 
 /** What the latest runStack registered, also when it threw. */
@@ -140,7 +208,7 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
     });
     return undefined;
   };
-  const releaseStdout = options.releaseStdout ?? `progress\n{"ok":true,"action":"deploy","env":"${stack}","tag":"x","changed":true}\n`;
+  const releaseStdout = options.releaseStdout ?? `progress\n${resultWith(DEPLOY_FIRST, { env: stack, tag: "x" })}\n`;
   await pulumi.runtime.setMocks(
     {
       newResource(args) {
@@ -174,7 +242,8 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
     stack,
     true,
   );
-  allowResourceHooks();
+  const hooks = allowResourceHooks();
+  const registrations = recordRegistrations();
   const config = { ...BASE_CONFIG[stack], ...options.config };
   let environment: DeepCalmEnvironment;
   try {
@@ -193,7 +262,7 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
   } finally {
     await waitForRPCs();
   }
-  return { resources, environment, calls };
+  return { resources, environment, calls, registrations, hooks };
 }
 
 export function valueOf<T>(output: pulumi.Output<T>): Promise<T> {

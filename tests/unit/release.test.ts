@@ -1,4 +1,4 @@
-import { deployArgv, parseReleaseResult, ReleaseSettings, removeArgv, rollbackArgv } from "../../infra/release";
+import { deployArgv, ReleaseSettings, removeArgv, settingsArgv } from "../../infra/release";
 import { execFileSync } from "child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "fs";
 import { tmpdir } from "os";
@@ -10,6 +10,7 @@ const settings: ReleaseSettings = {
   ports: [8101, 8102],
   healthPath: "/healthz",
   healthRetries: 30,
+  healthSuccesses: 2,
   healthIntervalSeconds: 0.5,
   healthTimeoutSeconds: 2,
   drainSeconds: 2,
@@ -19,39 +20,39 @@ const settings: ReleaseSettings = {
   migrateCommand: "alembic upgrade head",
   migrateTimeoutSeconds: 300,
   stopTimeoutSeconds: 10,
-  publicUrl: "http://127.0.0.1:8080",
+  frontUrl: "http://127.0.0.1:8080",
   smokePaths: ["/healthz", "/version"],
   authFile: "/opt/deep-calm/test/smoke.netrc",
   lockTimeoutSeconds: 120,
+  switchTimeoutSeconds: 10,
 };
 
-test("deploy command, exactly", () => {
+test("deploy command, exactly: every option, in the option table's order", () => {
   const digest = `sha256:${"a".repeat(64)}`;
   expect(shellJoin(deployArgv({ env: "test", image: "ghcr.io/o/deep-calm:v1.2.3", digest }, settings))).toBe(
     "bash /opt/deep-calm/test/dc-release deploy --env test --image ghcr.io/o/deep-calm:v1.2.3 " +
-      `--digest ${digest} --migrate 'alembic upgrade head' --migrate-timeout 300 --root /opt/deep-calm --ports 8101,8102 ` +
-      "--health-path /healthz --health-retries 30 --health-interval 0.5 --health-timeout 2 --drain 2 --warm 60 --bake 10 --keep 3 " +
-      "--stop-timeout 10 --public-url http://127.0.0.1:8080 --lock-timeout 120 --smoke /healthz --smoke /version " +
-      "--auth-file /opt/deep-calm/test/smoke.netrc",
+      `--digest ${digest} --root /opt/deep-calm --ports 8101,8102 --health-path /healthz --health-retries 30 ` +
+      "--health-successes 2 --health-interval 0.5 --health-timeout 2 --drain 2 --warm 60 --bake 10 --keep 3 " +
+      "--migrate 'alembic upgrade head' --migrate-timeout 300 --stop-timeout 10 --front-url http://127.0.0.1:8080 " +
+      "--smoke /healthz --smoke /version --auth-file /opt/deep-calm/test/smoke.netrc --lock-timeout 120 --switch-timeout 10",
   );
 });
 
-test("an empty migration is passed as an empty argument, not dropped", () => {
-  expect(
-    shellJoin(
-      deployArgv({ env: "dev", image: "i:t", digest: "d" }, { ...settings, migrateCommand: "", smokePaths: [], authFile: undefined }),
-    ),
-  ).toContain("--migrate '' --migrate-timeout 300 --root");
+test("an empty migration, smoke list or auth file is passed as an empty argument, not dropped (the host's default would apply)", () => {
+  const argv = shellJoin(
+    deployArgv({ env: "dev", image: "i:t", digest: "d" }, { ...settings, migrateCommand: "", smokePaths: [], authFile: undefined }),
+  );
+  expect(argv).toContain("--migrate '' --migrate-timeout 300");
+  expect(argv).toContain("--smoke '' --auth-file '' --lock-timeout");
 });
 
-test("rollback and remove", () => {
-  expect(shellJoin(rollbackArgv("dev", settings, "v1"))).toMatch(
-    /^bash \/opt\/deep-calm\/dev\/dc-release rollback --env dev --to v1 --root /,
-  );
-  expect(shellJoin(rollbackArgv("dev", settings))).toMatch(/^bash \/opt\/deep-calm\/dev\/dc-release rollback --env dev --root /);
+test("a rollback's options leave out the migration, remove names the env and root", () => {
   // dc-release refuses --migrate on a rollback: the previous release's schema is already there.
-  expect(rollbackArgv("dev", settings)).not.toContain("--migrate");
-  expect(rollbackArgv("dev", settings)).not.toContain("--migrate-timeout");
+  expect(settingsArgv(settings, "rollback")).not.toContain("--migrate");
+  expect(settingsArgv(settings, "rollback")).not.toContain("--migrate-timeout");
+  expect(settingsArgv(settings, "rollback")).toEqual(
+    settingsArgv(settings).filter((t, i, a) => !/^--migrate/.test(t) && !/^--migrate/.test(a[i - 1] ?? "")),
+  );
   expect(removeArgv("dev", settings).slice(3)).toEqual([
     "remove-release",
     "/opt/deep-calm/dev/dc-release",
@@ -87,18 +88,5 @@ describe("remove (what destroy runs), through a real sh", () => {
   test("with the env's directory gone, removes the env's containers by label and succeeds", () => {
     expect(run()).toContain(`${dir}/dev/dc-release is gone: removing what is left of env dev, its containers`);
     expect(readFileSync(join(dir, "docker.calls"), "utf8")).toBe("docker ps -aq --filter label=deep-calm.env=dev\ndocker rm -f abc123\n");
-  });
-});
-
-describe("parseReleaseResult", () => {
-  test("takes the last JSON line after progress", () => {
-    const out = 'pulling\n{"not":"a result"}\n{"ok":true,"action":"deploy","env":"dev","tag":"v2","port":8102}\n';
-    expect(parseReleaseResult(out)).toEqual({ ok: true, action: "deploy", env: "dev", tag: "v2", port: 8102 });
-  });
-
-  test("fails clearly without one", () => {
-    expect(() => parseReleaseResult("ssh: connect refused\n")).toThrow(
-      "dc-release printed no JSON result; its output ended with: ssh: connect refused",
-    );
   });
 });

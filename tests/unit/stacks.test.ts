@@ -1,7 +1,10 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { DIGEST_V1, DIGEST_V2, HOST_KEY, isSecretValue, named, plainStrings, Run, runStack, SSH_KEY, valueOf } from "./harness";
+import { ObservedHost, statusTarget } from "../../infra/observed-release";
+import { sshArgv } from "../../infra/ssh";
+import { DEPLOY_FIRST, resultWith } from "../fixtures/release-results";
+import { DIGEST_V1, DIGEST_V2, HOST_KEY, isSecretValue, named, plainStrings, Run, runStack, SSH_KEY, valueOf, waitsFor } from "./harness";
 
 // Two mocked stacks per test, on a machine that may be busy.
 jest.setTimeout(30_000);
@@ -68,6 +71,13 @@ describe("each stack declares exactly its resources", () => {
         ...githubEnv("test", ["test_basic_auth_pass", "test_host", "test_ssh_key", "test_user"], mainAndTags("test")),
       ].sort(),
     );
+  });
+
+  test("the release's --auth-file is the netrc the project uploads, and only where it uploads one", async () => {
+    const run = await runStack("test");
+    expect(named(run, "test-project-smoke-auth").inputs.create).toContain(" write-file /opt/deep-calm/test/smoke.netrc 0600");
+    expect(named(run, "test-release-deploy").inputs.create).toContain(" --auth-file /opt/deep-calm/test/smoke.netrc");
+    expect(named(await runStack("dev"), "dev-release-deploy").inputs.create).not.toMatch(/--auth-file \//);
   });
 
   test("prod: approval and a deployment policy for main and v* tags", async () => {
@@ -199,12 +209,11 @@ describe("secrets", () => {
     });
   });
 
-  test("release stderr is a secret output", async () => {
+  test("release stderr is a secret output; stdout, which carries the result, is not", async () => {
     const run = await runStack("local");
-    const release = run.environment as unknown as { release: unknown };
-    expect(release).toBeDefined();
-    const deploy = named(run, "local-release-deploy");
-    expect(deploy.inputs.create).toContain("--digest " + DIGEST_V1);
+    const secretOutputs = run.registrations.get("local-release-deploy")?.additionalSecretOutputs;
+    expect(secretOutputs).toContain("stderr");
+    expect(secretOutputs).not.toContain("stdout");
   });
 });
 
@@ -380,9 +389,10 @@ describe("plans under the real command provider: updates in place, replaces only
 });
 
 describe("outputs", () => {
-  test("the release result is parsed from dc-release's final JSON line", async () => {
-    const run = await runStack("local", { releaseStdout: 'pulling\n{"ok":true,"action":"deploy","env":"local","tag":"v1","port":8101}\n' });
-    expect(await valueOf(run.environment.release)).toEqual({ ok: true, action: "deploy", env: "local", tag: "v1", port: 8101 });
+  test("the release result is parsed from dc-release's final JSON line, and checked", async () => {
+    const line = resultWith(DEPLOY_FIRST, { env: "local" });
+    const run = await runStack("local", { releaseStdout: `pulling\n${line}\n` });
+    expect(await valueOf(run.environment.release)).toEqual(JSON.parse(line));
     expect(await valueOf(run.environment.imageRef)).toBe("127.0.0.1:5000/deep-calm:v1");
     expect(await valueOf(run.environment.digest)).toBe(DIGEST_V1);
     expect(run.environment.url).toBe("http://127.0.0.1:8080");
@@ -425,6 +435,23 @@ describe("the observed release", () => {
     expect(observed.statusCommand).toBe("bash /opt/deep-calm/test/dc-release status --env test --root /opt/deep-calm");
     expect(observed.expectedDigest).toBe(DIGEST_V1);
   });
+
+  test("its ssh dials with the stack's sshDialTimeout and sshDialAttempts, as the command provider does", async () => {
+    const run = await runStack("dev", { config: { sshDialTimeout: 7, sshDialAttempts: 3 } });
+    const observed = named(run, "dev-observed").inputs;
+    const host = (observed.host as { value: ObservedHost }).value;
+    expect(host).toMatchObject({
+      host: "dev.dc.example.com",
+      port: 22,
+      user: "dc",
+      hostKey: HOST_KEY,
+      dialTimeoutSeconds: 7,
+      dialAttempts: 3,
+    });
+    const argv = sshArgv(statusTarget(host, "/tmp/observe"), String(observed.statusCommand));
+    expect(argv).toEqual(expect.arrayContaining(["ConnectTimeout=7", "ConnectionAttempts=3", "StrictHostKeyChecking=yes"]));
+    expect(argv.slice(-2)).toEqual(["dc@dev.dc.example.com", "bash /opt/deep-calm/dev/dc-release status --env dev --root /opt/deep-calm"]);
+  });
 });
 
 describe("the host target", () => {
@@ -440,13 +467,32 @@ describe("the host target", () => {
       perDialTimeout: 7,
       dialErrorLimit: 3,
     });
-    expect(await valueOf(run.environment.release)).toMatchObject({ ok: true });
   });
 
   test("everything on the host waits for the readiness step", async () => {
-    const run = await runStack("dev");
-    const order = run.resources.map((r) => r.name);
-    expect(order.indexOf("dev-host-ready")).toBeLessThan(order.indexOf("dev-project-dirs"));
-    expect(order.indexOf("dev-project-dirs")).toBeLessThan(order.indexOf("dev-release-deploy"));
+    const run = await runStack("test");
+    const onHost = run.resources
+      .filter((r) => r.type.startsWith("command:remote:") || r.type.endsWith(":ObservedRelease"))
+      .map((r) => r.name)
+      .filter((name) => name !== "test-host-ready");
+    expect(onHost).toHaveLength(11);
+    expect(onHost.filter((name) => !waitsFor(run, name).includes("test-host-ready"))).toEqual([]);
+  });
+
+  test("the release waits for every upload of its project, the observed release for the release", async () => {
+    const run = await runStack("test");
+    expect(waitsFor(run, "test-release-deploy")).toEqual(
+      expect.arrayContaining([
+        "test-project-release-script",
+        "test-project-nginx-site",
+        "test-project-env-file",
+        "test-project-htpasswd",
+        "test-project-smoke-auth",
+        "test-project-compose-file",
+        "test-project-accessories",
+        "test-project-nginx-reload",
+      ]),
+    );
+    expect(waitsFor(run, "test-observed")).toContain("test-release-deploy");
   });
 });
