@@ -4,8 +4,8 @@
  *   besides, real processes run on this machine (sh/bash over scripts and host/dc-release pieces,
  *   with stand-in executables; git in temp repos; tsx scripts) and stand-in HTTP servers listen on
  *   127.0.0.1 (a registry, a health endpoint). Nothing leaves the machine.
- * - integration: the real local target (SSH, docker, nginx, Postgres; scripts/local-target.sh up).
- * - e2e: real `pulumi up` with the engine (scripts/install-engine.sh) against the local target.
+ * - integration: the real local target (SSH, docker, nginx, Postgres; scripts/dev/local-target.sh up).
+ * - e2e: real `pulumi up` with the engine (scripts/dev/install-engine.sh) against the local target.
  */
 const base = {
   preset: "ts-jest",

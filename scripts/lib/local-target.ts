@@ -10,7 +10,7 @@ import { parse } from "yaml";
 import { EnvLayout, envLayout } from "../../infra/layout";
 import { SshTarget, sshArgv } from "../../infra/ssh";
 import { ConfigReader, loadStackConfig } from "../../stacks/config";
-import { loadConfigSchema } from "../../stacks/schema";
+import { declaredValue, loadConfigSchema } from "../../stacks/schema";
 import { LOCAL_STACK, PROJECT_DIR } from "./pulumi";
 
 export const LOCAL_SSH_DIR = join(PROJECT_DIR, ".local-target", "ssh");
@@ -28,18 +28,7 @@ export interface LocalTarget {
 function stackFileReader(file: string): ConfigReader {
   const schema = loadConfigSchema();
   const doc = parse(readFileSync(file, "utf8")) as { config?: Record<string, unknown> } | null;
-  return (key) => {
-    const raw = doc?.config?.[`deep-calm-deploy:${key}`];
-    const declared = schema[key];
-    if (raw === undefined || raw === null) return declared?.default;
-    if (declared?.type === "string") return typeof raw === "string" ? raw : String(raw);
-    if (typeof raw !== "string") return raw;
-    try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      return raw;
-    }
-  };
+  return (key) => declaredValue(schema[key], doc?.config?.[`deep-calm-deploy:${key}`]);
 }
 
 let cached: LocalTarget | undefined;

@@ -17,7 +17,7 @@ export const LOCAL_STACK = {
 
 /**
  * PATH with the project's own tools first, where installed: the engine (.engine/bin) and Node 24
- * (.node/bin, scripts/install-node.sh), which the language host runs the program with.
+ * (.node/bin, scripts/dev/install-node.sh), which the language host runs the program with.
  */
 export function projectPath(path: string = process.env.PATH ?? ""): string {
   const dirs = [join(PROJECT_DIR, ".engine", "bin"), join(PROJECT_DIR, ".node", "bin")].filter((dir) => existsSync(dir));
@@ -29,8 +29,8 @@ export function projectPath(path: string = process.env.PATH ?? ""): string {
  * inside the project with a local-only passphrase, deploys from a working copy of
  * Pulumi.local.yaml and never downloads plugins. Every other stack downloads the provider
  * plugins it lacks (automatic acquisition stays on unless the caller's environment turns it
- * off). Shell scripts get the same through scripts/pulumi-local.sh, which asks
- * scripts/local-stack.ts.
+ * off). Shell scripts get the same through scripts/dev/pulumi-local.sh, which asks
+ * scripts/dev/local-stack.ts.
  */
 export function stackContext(stack: string, callerEnv: NodeJS.ProcessEnv = process.env): { env: NodeJS.ProcessEnv; configFlags: string[] } {
   // Other stacks keep the caller's setting: a fresh runner has no provider plugins and must download them.
@@ -98,7 +98,7 @@ function invocation(stack: string, args: string[], config: boolean): { argv: str
   return { argv: [...args, "-s", stack, ...(config ? configFlags : [])], env };
 }
 
-const NOT_INSTALLED = "install it, or run scripts/install-engine.sh";
+const NOT_INSTALLED = "install it, or run scripts/dev/install-engine.sh";
 
 /** Runs `pulumi <args> -s <stack>`; `inherit` streams its output to the terminal. */
 export function pulumi(stack: string, args: string[], options: { inherit?: boolean; config?: boolean } = {}): PulumiRun {

@@ -1,5 +1,5 @@
 /**
- * App secrets under the real engine (scripts/install-engine.sh) and the local target: set with
+ * App secrets under the real engine (scripts/dev/install-engine.sh) and the local target: set with
  * `pulumi config set --secret --path 'appSecrets.KEY'` in a project of its own
  * (tests/fixtures/secrets-program: the program's components, env e2esecret, ports 8351/8352,
  * front 8353), they reach the release byte for byte and nowhere else: not the state in plain text,

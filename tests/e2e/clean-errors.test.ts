@@ -1,5 +1,5 @@
 /**
- * What `pulumi preview` prints when it refuses a value, under the real engine (scripts/install-engine.sh)
+ * What `pulumi preview` prints when it refuses a value, under the real engine (scripts/dev/install-engine.sh)
  * and the local target's registry: one error line with the key, the value ([secret] for a secret),
  * what is allowed and a hint that fits, and nothing else: no "error serializing property", no
  * stack frames, no TypeError or DOMException.

@@ -1,6 +1,6 @@
 /**
  * The deployment-log hooks on the real release command, under the real engine
- * (scripts/install-engine.sh): tests/fixtures/hooks-program declares the project's own Release
+ * (scripts/dev/install-engine.sh): tests/fixtures/hooks-program declares the project's own Release
  * component, whose `hooks-e2e-release-deploy` runs host/dc-release over SSH on the local target,
  * for an env of its own (hooks-e2e: ports 8421/8422, front 8423), as a project of its own in a
  * temp dir. Each `pulumi up` must leave exactly one row and one Telegram message, and the row is

@@ -6,8 +6,8 @@
  * plugins. This machine cannot download, and the local stack runs with acquisition off; so the
  * runner's download is played by `pulumi plugin install resource command 1.2.1 --file <binary>`
  * into the fresh home (the binary install-engine.sh put in the usual plugin cache).
- * Needs the local target (scripts/local-target.sh up, scripts/demo-images.sh) and the engine
- * (scripts/install-engine.sh). Independent of the other e2e files: beforeAll deploys v1 then v2,
+ * Needs the local target (scripts/dev/local-target.sh up, scripts/dev/demo-images.sh) and the engine
+ * (scripts/dev/install-engine.sh). Independent of the other e2e files: beforeAll deploys v1 then v2,
  * afterAll puts back the release it found (or destroys the stack when it found none).
  */
 import { spawnSync } from "node:child_process";
@@ -166,7 +166,7 @@ afterAll(() => {
 describe("the workflows on a fresh runner (empty PULUMI_HOME), against the local stack", () => {
   test("the workflow's steps are the ones this file runs", () => {
     expect(rollbackStep().run).toContain("npm run rollback");
-    expect(rollbackSteps().some((s) => s.run?.includes("scripts/post-deploy-check.sh"))).toBe(true);
+    expect(rollbackSteps().some((s) => s.run?.includes("scripts/ci/post-deploy-check.sh"))).toBe(true);
   });
 
   test("with no plugin and no download, the rollback fails on the missing command plugin and v2 keeps serving", async () => {
@@ -189,7 +189,7 @@ describe("the workflows on a fresh runner (empty PULUMI_HOME), against the local
     const outputs = stepOutputs();
     expect(outputs.url).toBe(FRONT);
 
-    const check = rollbackSteps().find((s) => s.run?.includes("scripts/post-deploy-check.sh"));
+    const check = rollbackSteps().find((s) => s.run?.includes("scripts/ci/post-deploy-check.sh"));
     const health = runStep(check as Step, outputs);
     expect(health.status === 0 ? "" : health.out).toBe("");
     // Nothing but the command plugin was needed: the local stack creates no docker, github or random resource.
@@ -223,7 +223,7 @@ describe("the workflows on a fresh runner (empty PULUMI_HOME), against the local
 
     const url = spawnSync("pulumi", ["stack", "output", "url", "-s", "local"], { cwd: PROJECT_DIR, env, encoding: "utf8" });
     expect(url.stdout.trim()).toBe(FRONT);
-    const check = steps.find((s) => s.run?.includes("scripts/post-deploy-check.sh"));
+    const check = steps.find((s) => s.run?.includes("scripts/ci/post-deploy-check.sh"));
     const health = runStep(check as Step, { url: url.stdout.trim() });
     expect(health.status === 0 ? "" : health.out).toBe("");
   });

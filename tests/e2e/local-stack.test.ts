@@ -1,6 +1,6 @@
 /**
  * End to end with the real engine: `pulumi up` of the local stack against the local target
- * (scripts/local-target.sh up, scripts/demo-images.sh and scripts/install-engine.sh must have run;
+ * (scripts/dev/local-target.sh up, scripts/dev/demo-images.sh and scripts/dev/install-engine.sh must have run;
  * npm test does all three).
  */
 import { spawn, spawnSync } from "node:child_process";
@@ -182,7 +182,10 @@ beforeAll(async () => {
   await client.end();
   const setUrl = spawnSync(
     "bash",
-    ["-c", 'source scripts/pulumi-local.sh && pulumi config set -s local --config-file "$LOCAL_CONFIG" --secret deploymentLogDatabaseUrl'],
+    [
+      "-c",
+      'source scripts/dev/pulumi-local.sh && pulumi config set -s local --config-file "$LOCAL_CONFIG" --secret deploymentLogDatabaseUrl',
+    ],
     {
       cwd: PROJECT_DIR,
       input: DATABASE_URL,
@@ -290,7 +293,7 @@ test("the rollback command returns to the previous good release through pulumi u
   const run = await underLoad(
     () =>
       new Promise((resolve) => {
-        const child = spawn("npx", ["tsx", "scripts/rollback.ts", "local"], { cwd: PROJECT_DIR, stdio: ["ignore", "pipe", "pipe"] });
+        const child = spawn("npx", ["tsx", "scripts/ops/rollback.ts", "local"], { cwd: PROJECT_DIR, stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
         child.stdout.on("data", (d: Buffer) => (out += d.toString()));
         child.stderr.on("data", (d: Buffer) => (out += d.toString()));
@@ -426,7 +429,7 @@ test("after the destroy: v1 up, then the rollback command finds nothing to go ba
   expect(up().status).toBe(0);
   expect(await serving()).toBe("200 v1");
   const rowsBefore = (await logRows()).length;
-  const run = spawnSync("npx", ["tsx", "scripts/rollback.ts", "local"], { cwd: PROJECT_DIR, encoding: "utf8" });
+  const run = spawnSync("npx", ["tsx", "scripts/ops/rollback.ts", "local"], { cwd: PROJECT_DIR, encoding: "utf8" });
   expect(run.stdout + run.stderr).toContain("nothing to roll back to:");
   expect(run.status).toBe(1);
   expect(configTag()).toBe("v1");

@@ -16,7 +16,7 @@ export function databaseUrl(): string {
   }
   const file = path.join(REPO_ROOT, ".local-target/postgres.env");
   if (!existsSync(file)) {
-    throw new Error(`${file} is missing: start the local target with 'bash scripts/local-target.sh up'`);
+    throw new Error(`${file} is missing: start the local target with 'bash scripts/dev/local-target.sh up'`);
   }
   const url = /^DATABASE_URL=(.*)$/m.exec(readFileSync(file, "utf8"))?.[1]?.trim();
   if (!url) {

@@ -76,7 +76,7 @@ export function local(cmd: string, args: string[]): Promise<RunResult> {
   });
 }
 
-/** Digests of the demo images, as scripts/demo-images.sh recorded them. */
+/** Digests of the demo images, as scripts/dev/demo-images.sh recorded them. */
 export function imageDigests(): Record<string, string> {
   return JSON.parse(readFileSync(path.join(REPO_ROOT, ".local-target/images.json"), "utf8"));
 }

@@ -1,7 +1,7 @@
 /**
  * The deployment log seen from outside: a real Prometheus (Debian's, started here on loopback)
  * scrapes /metrics, and headless Chromium renders the HTML report to test-output/report.png.
- * Needs `bash scripts/observability-deps.sh`.
+ * Needs `bash scripts/dev/observability-deps.sh`.
  */
 import { ChildProcess, spawn } from "child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "fs";

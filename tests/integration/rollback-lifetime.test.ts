@@ -12,7 +12,7 @@ import { flushCommand } from "../../infra/deployment-log/commands";
 import { DeploymentRecorder, classifyRelease } from "../../infra/deployment-log/hooks";
 import { DeploymentLog } from "../../infra/deployment-log/log";
 import { type ReleaseResult } from "../../infra/release-result";
-import { previousGoodFromLog } from "../../scripts/rollback";
+import { previousGoodFromLog } from "../../scripts/ops/rollback";
 import { Ran, TestEnv, parseResult, sshRun } from "./helpers";
 import { databaseUrl, dropSchema, logFor, sql, testSchema, unreachableUrl } from "./deployment-log-helpers";
 

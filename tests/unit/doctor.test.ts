@@ -1,4 +1,4 @@
-import { ConfigEntry, DoctorInput, doctorReport, workflowSettings } from "../../scripts/doctor";
+import { ConfigEntry, DoctorInput, doctorReport, workflowSettings } from "../../scripts/ops/doctor";
 import { loadConfigSchema } from "../../stacks/schema";
 
 const schema = loadConfigSchema();

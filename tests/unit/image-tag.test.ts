@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { join } from "node:path";
-import { desiredTag, imageTagOf, withImageTag, withoutDigest } from "../../scripts/image-tag";
+import { desiredTag, imageTagOf, withImageTag, withoutDigest } from "../../scripts/ci/image-tag";
 
 const DIGEST = `sha256:${"a".repeat(64)}`;
 const STACK_FILE = [
@@ -62,7 +62,7 @@ describe("desiredTag", () => {
 
 describe("the command line", () => {
   const tsx = join(__dirname, "..", "..", "node_modules", ".bin", "tsx");
-  const script = join(__dirname, "..", "..", "scripts", "image-tag.ts");
+  const script = join(__dirname, "..", "..", "scripts", "ci", "image-tag.ts");
   const run = (...args: string[]) => spawnSync(tsx, [script, ...args], { encoding: "utf8" });
 
   test("check prints a valid tag and exits 0", () => {

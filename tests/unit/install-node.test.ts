@@ -1,5 +1,5 @@
 /**
- * scripts/install-node.sh, run offline in a temp copy of the project with a stand-in node and npm:
+ * scripts/dev/install-node.sh, run offline in a temp copy of the project with a stand-in node and npm:
  * it leaves a new enough machine node alone, keeps the pinned release without a download, and
  * refuses a tarball that does not have the pinned sha512.
  */
@@ -20,7 +20,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 
 const ROOT = join(__dirname, "..", "..");
-const SCRIPT = readFileSync(join(ROOT, "scripts", "install-node.sh"), "utf8");
+const SCRIPT = readFileSync(join(ROOT, "scripts", "dev", "install-node.sh"), "utf8");
 const pinned = (name: string): string => new RegExp(`^readonly ${name}="?([^"\\s]+)"?$`, "m").exec(SCRIPT)?.[1] ?? "";
 const NODE_VERSION = pinned("NODE_VERSION");
 const NPM_VERSION = pinned("NPM_VERSION");
@@ -40,7 +40,7 @@ describe("install-node.sh", () => {
   const machineNode = (major: number) => fake("node", `case "$1" in -p) echo ${major} ;; *) echo v${major}.1.0 ;; esac`);
 
   const install = () =>
-    spawnSync("bash", [join(project, "scripts", "install-node.sh")], {
+    spawnSync("bash", [join(project, "scripts", "dev", "install-node.sh")], {
       encoding: "utf8",
       env: { ...process.env, PATH: `${fakeBin}:/usr/bin:/bin` },
     });
@@ -48,9 +48,9 @@ describe("install-node.sh", () => {
   beforeEach(() => {
     project = mkdtempSync(join(tmpdir(), "dc-install-node-"));
     fakeBin = join(project, "fake-bin");
-    mkdirSync(join(project, "scripts"));
+    mkdirSync(join(project, "scripts", "dev"), { recursive: true });
     mkdirSync(fakeBin);
-    copyFileSync(join(ROOT, "scripts", "install-node.sh"), join(project, "scripts", "install-node.sh"));
+    copyFileSync(join(ROOT, "scripts", "dev", "install-node.sh"), join(project, "scripts", "dev", "install-node.sh"));
     // Any download would go through npm: here it fails the test loudly.
     fake("npm", 'echo "npm $* was called" >&2; exit 99');
   });

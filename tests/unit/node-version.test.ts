@@ -1,12 +1,12 @@
 /**
  * Node 24 everywhere: .nvmrc (which CI's setup-node reads), engines, @types/node, the lockfile and
- * the Node that scripts/install-node.sh pins agree on one major.
+ * the Node that scripts/dev/install-node.sh pins agree on one major.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 const ROOT = join(__dirname, "..", "..");
-const SCRIPT = readFileSync(join(ROOT, "scripts", "install-node.sh"), "utf8");
+const SCRIPT = readFileSync(join(ROOT, "scripts", "dev", "install-node.sh"), "utf8");
 const pinned = (name: string): string => new RegExp(`^readonly ${name}="?([^"\\s]+)"?$`, "m").exec(SCRIPT)?.[1] ?? "";
 const NVMRC = readFileSync(join(ROOT, ".nvmrc"), "utf8").trim();
 

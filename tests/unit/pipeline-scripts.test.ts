@@ -49,7 +49,9 @@ describe("post-deploy-check.sh", () => {
   afterAll(() => server.close());
 
   const check = (args: string[], env: NodeJS.ProcessEnv = {}) =>
-    run("bash", [join(ROOT, "scripts", "post-deploy-check.sh"), ...args], { env: { HEALTH_DELAY: "0", BASIC_AUTH_PASS: "", ...env } });
+    run("bash", [join(ROOT, "scripts", "ci", "post-deploy-check.sh"), ...args], {
+      env: { HEALTH_DELAY: "0", BASIC_AUTH_PASS: "", ...env },
+    });
 
   test("retries the health path until it answers, then runs each smoke path", async () => {
     const result = await check([`${base}/`, "/slow-healthz", "/version"]);
@@ -118,7 +120,7 @@ describe("commit-desired-tag.sh", () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const commit = (...args: string[]) => run("bash", [join(clone, "scripts", "commit-desired-tag.sh"), ...args], { cwd: clone, env });
+  const commit = (...args: string[]) => run("bash", [join(clone, "scripts", "ci", "commit-desired-tag.sh"), ...args], { cwd: clone, env });
 
   test("commits the tag as the bot on top of a moved main, prints the commit, and is a no-op the second time", async () => {
     const other = join(dir, "other");
@@ -193,14 +195,14 @@ describe("commit-desired-tag.sh", () => {
   test("with EXPECTED_TAG, a newer desired tag that landed meanwhile is kept (exit 4), and the expected one is replaced", async () => {
     const current = git(origin, "show", "main:Pulumi.dev.yaml").match(/imageTag: (\S+)/)?.[1] ?? "";
     const before = git(origin, "rev-parse", "main");
-    const stale = await run("bash", [join(clone, "scripts", "commit-desired-tag.sh"), "dev", "v0.1.0"], {
+    const stale = await run("bash", [join(clone, "scripts", "ci", "commit-desired-tag.sh"), "dev", "v0.1.0"], {
       cwd: clone,
       env: { ...env, EXPECTED_TAG: "v0.0.9" },
     });
     expect(stale.status).toBe(4);
     expect(stale.stderr).toContain(`Pulumi.dev.yaml on main now wants ${current} (not v0.0.9)`);
     expect(git(origin, "rev-parse", "main")).toBe(before);
-    const fresh = await run("bash", [join(clone, "scripts", "commit-desired-tag.sh"), "dev", "v0.1.0"], {
+    const fresh = await run("bash", [join(clone, "scripts", "ci", "commit-desired-tag.sh"), "dev", "v0.1.0"], {
       cwd: clone,
       env: { ...env, EXPECTED_TAG: current },
     });
@@ -209,7 +211,7 @@ describe("commit-desired-tag.sh", () => {
   }, 60_000);
 
   test("refuses to run outside GitHub Actions", async () => {
-    const result = await run("bash", [join(clone, "scripts", "commit-desired-tag.sh"), "dev", "v1.0.0"], {
+    const result = await run("bash", [join(clone, "scripts", "ci", "commit-desired-tag.sh"), "dev", "v1.0.0"], {
       cwd: clone,
       env: { GITHUB_ACTIONS: "" },
     });
@@ -236,7 +238,7 @@ describe("basic-auth-pass.ts", () => {
     });
   const pass = (input: string, env = "test") =>
     new Promise<{ status: number; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn("npx", ["--no-install", "tsx", join(ROOT, "scripts", "basic-auth-pass.ts"), env], { cwd: ROOT });
+      const child = spawn("npx", ["--no-install", "tsx", join(ROOT, "scripts", "ci", "basic-auth-pass.ts"), env], { cwd: ROOT });
       let stdout = "";
       let stderr = "";
       child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));

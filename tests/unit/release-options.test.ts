@@ -13,7 +13,7 @@ import { envLayout } from "../../infra/layout";
 import { deployArgv, ReleaseSettings } from "../../infra/release";
 import { OptionSpec, RELEASE_OPTIONS, releaseOptions } from "../../infra/release-options";
 import { parseResultLine } from "../../infra/release-result";
-import { generated } from "../../scripts/gen-host";
+import { generated } from "../../scripts/dev/gen-host";
 import type * as pulumi from "@pulumi/pulumi";
 import { ConfigReader, loadStackConfig, pulumiReader } from "../../stacks/config";
 import { loadConfigSchema } from "../../stacks/schema";

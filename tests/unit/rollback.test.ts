@@ -1,4 +1,4 @@
-import { HistoryEntry, createdFromRelease, parseArgs, previousGoodFromLog, previousGoodTag } from "../../scripts/rollback";
+import { HistoryEntry, createdFromRelease, parseArgs, previousGoodFromLog, previousGoodTag } from "../../scripts/ops/rollback";
 import { DEPLOY_FIRST, resultWith } from "../fixtures/release-results";
 
 const update = (tag: string, result = "succeeded"): HistoryEntry => ({

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { README, withReference } from "../../scripts/config-reference";
+import { README, withReference } from "../../scripts/dev/config-reference";
 import { releaseOptions } from "../../infra/release-options";
 import { loadStackConfig } from "../../stacks/config";
 import { loadConfigSchema, renderConfigReference } from "../../stacks/schema";

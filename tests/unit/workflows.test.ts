@@ -153,7 +153,7 @@ describe("triggers", () => {
       ["promote", "deploy-dev", "dev"],
       ["promote-test", "deploy-test", "test"],
     ] as const) {
-      const commits = (deploy.jobs[promote]?.steps ?? []).filter((s) => s.run?.includes(`bash scripts/commit-desired-tag.sh ${stack} `));
+      const commits = (deploy.jobs[promote]?.steps ?? []).filter((s) => s.run?.includes(`bash scripts/ci/commit-desired-tag.sh ${stack} `));
       expect([promote, commits.length]).toEqual([promote, 1]);
       expect(deploy.jobs[deployJob]?.needs).toBe(promote);
       expect(deploys(deploy.jobs[promote] as Job)).toBe(false);
@@ -192,12 +192,12 @@ describe("triggers", () => {
       ["deploy-test", "/healthz /version"],
     ] as const) {
       const check = deploy.jobs[name]?.steps?.find((s) => s.run?.includes("post-deploy-check.sh"));
-      expect(check?.run?.trim().split("\n").pop()).toBe(`bash scripts/post-deploy-check.sh "$URL" ${paths}`);
+      expect(check?.run?.trim().split("\n").pop()).toBe(`bash scripts/ci/post-deploy-check.sh "$URL" ${paths}`);
       expect(check?.env?.URL).toBe("${{ steps.up.outputs.url }}");
     }
     const testCheck = deploy.jobs["deploy-test"]?.steps?.find((s) => s.run?.includes("post-deploy-check.sh"));
     expect(testCheck?.env?.BASIC_AUTH_PASS).toBeUndefined();
-    expect(testCheck?.run).toContain("pulumi stack export -s test --show-secrets | npx tsx scripts/basic-auth-pass.ts test");
+    expect(testCheck?.run).toContain("pulumi stack export -s test --show-secrets | npx tsx scripts/ci/basic-auth-pass.ts test");
     expect(testCheck?.run).toContain('echo "::add-mask::$BASIC_AUTH_PASS"');
     const run = testCheck?.run ?? "";
     expect(run.indexOf("::add-mask::")).toBeLessThan(run.indexOf("post-deploy-check.sh"));
@@ -255,7 +255,7 @@ describe("what deploys, and from where", () => {
       "!(startsWith(github.event.workflow_run.head_commit.message, 'deploy(') && github.event.workflow_run.head_commit.author.name == 'github-actions[bot]')",
     );
     // The identity and subject that condition looks for are the ones the bot's commits carry.
-    const script = readFileSync(join(ROOT, "scripts", "commit-desired-tag.sh"), "utf8");
+    const script = readFileSync(join(ROOT, "scripts", "ci", "commit-desired-tag.sh"), "utf8");
     expect(script).toContain('readonly BOT_NAME="github-actions[bot]"');
     expect(script).toContain('-m "deploy($stack): $tag"');
     // Every other workflow that deploys is started by hand only.

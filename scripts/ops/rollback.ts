@@ -8,13 +8,13 @@
  * `pulumi up` with it: a rollback is a deploy of an older tag, health-gated like any other.
  * With nothing to go back to it says so, changes nothing and exits 1.
  */
-import { DeploymentLog } from "../infra/deployment-log/log";
-import { StoredDeployment } from "../infra/deployment-log/record";
-import { redact } from "../infra/deployment-log/redact";
-import { releaseResultFrom } from "../infra/release-result";
-import { parseImageTag } from "../infra/tag";
-import { profileFor } from "../stacks/config";
-import { pulumi } from "./lib/pulumi";
+import { DeploymentLog } from "../../infra/deployment-log/log";
+import { StoredDeployment } from "../../infra/deployment-log/record";
+import { redact } from "../../infra/deployment-log/redact";
+import { releaseResultFrom } from "../../infra/release-result";
+import { parseImageTag } from "../../infra/tag";
+import { profileFor } from "../../stacks/config";
+import { pulumi } from "../lib/pulumi";
 
 const PROJECT = "deep-calm-deploy";
 

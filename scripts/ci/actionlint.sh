@@ -3,9 +3,9 @@
 # and the app repo's notify workflow shipped in docs/.
 # actionlint runs shellcheck on each `run:` block when shellcheck is on PATH.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
-bash scripts/install-actionlint.sh
+bash scripts/ci/install-actionlint.sh
 if ! command -v shellcheck >/dev/null 2>&1; then
   echo "actionlint: shellcheck is missing, so run: blocks would go unchecked; apt-get install -y shellcheck" >&2
   exit 1

@@ -1,6 +1,6 @@
 // DORA metrics of a stack's env, from the log that stack writes to: `npm run metrics -- <stack> [--days 30] [--json]`.
-import { metricsCommand, runMain } from "../infra/deployment-log/commands";
-import { logForStack, stackArgs } from "./lib/stack-log";
+import { metricsCommand, runMain } from "../../infra/deployment-log/commands";
+import { logForStack, stackArgs } from "../lib/stack-log";
 
 const USAGE = "npm run metrics -- <stack> [--days N] [--json]";
 

@@ -9,8 +9,8 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse, stringify } from "yaml";
-import { shellQuote } from "../infra/quote";
-import { deployArgv } from "../infra/release";
+import { shellQuote } from "../../infra/quote";
+import { deployArgv } from "../../infra/release";
 import {
   allowedText,
   CROSS_RULES,
@@ -22,12 +22,12 @@ import {
   RELEASE_OPTIONS,
   releaseOptions,
   TARGET_ARGS,
-} from "../infra/release-options";
-import { frontUrl } from "../stacks/config";
-import { ConfigSchema, renderConfigReference } from "../stacks/schema";
+} from "../../infra/release-options";
+import { frontUrl } from "../../stacks/config";
+import { ConfigSchema, renderConfigReference } from "../../stacks/schema";
 import { README, withReference } from "./config-reference";
 
-const ROOT = join(__dirname, "..");
+const ROOT = join(__dirname, "..", "..");
 export const HOST_SCRIPT = join(ROOT, "host", "dc-release");
 export const PROJECT_YAML = join(ROOT, "Pulumi.yaml");
 

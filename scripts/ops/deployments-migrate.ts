@@ -1,5 +1,5 @@
 // Applies the deployment log's migrations: `npm run deployments:migrate`.
-import { logFromEnvironment, runMain } from "../infra/deployment-log/commands";
+import { logFromEnvironment, runMain } from "../../infra/deployment-log/commands";
 
 runMain(async () => {
   const applied = await logFromEnvironment().migrate();

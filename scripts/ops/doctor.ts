@@ -10,11 +10,11 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { ConfigValueError } from "../infra/errors";
-import { FileReader, loadPrivateKey, loadStackConfig, profileFor, refusePlainSecrets } from "../stacks/config";
-import { StackProfile } from "../stacks/profiles";
-import { ConfigSchema, loadConfigSchema } from "../stacks/schema";
-import { PROJECT_DIR, pulumi, stackContext } from "./lib/pulumi";
+import { ConfigValueError } from "../../infra/errors";
+import { FileReader, loadPrivateKey, loadStackConfig, profileFor, refusePlainSecrets } from "../../stacks/config";
+import { StackProfile } from "../../stacks/profiles";
+import { ConfigSchema, declaredValue, loadConfigSchema } from "../../stacks/schema";
+import { PROJECT_DIR, pulumi, stackContext } from "../lib/pulumi";
 
 const PROJECT = "deep-calm-deploy";
 
@@ -73,19 +73,7 @@ function isEmpty(value: unknown): boolean {
 
 /** Reads project keys as the program does: Pulumi.yaml's type and default applied. */
 function readerFor(input: DoctorInput, overrides: Record<string, unknown>): (key: string) => unknown {
-  return (key) => {
-    if (key in overrides) return overrides[key];
-    const declared = input.schema[key];
-    const raw = input.config[`${PROJECT}:${key}`]?.value;
-    if (raw === undefined) return declared?.default;
-    if (declared?.type === "string") return typeof raw === "string" ? raw : String(raw);
-    if (typeof raw !== "string") return raw;
-    try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      return raw;
-    }
-  };
+  return (key) => (key in overrides ? overrides[key] : declaredValue(input.schema[key], input.config[`${PROJECT}:${key}`]?.value));
 }
 
 function fixFor(key: string, input: DoctorInput): string {

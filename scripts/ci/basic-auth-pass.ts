@@ -2,7 +2,7 @@
  * Prints an env's generated basic-auth password from `pulumi stack export --show-secrets` on
  * stdin, for the checks that run right after `pulumi up` in the same job: a job's `secrets` are
  * read when it starts, before that `pulumi up` may have created the environment secret.
- *   pulumi stack export -s test --show-secrets | tsx scripts/basic-auth-pass.ts test
+ *   pulumi stack export -s test --show-secrets | tsx scripts/ci/basic-auth-pass.ts test
  * Exit 2 when the export holds no such password (no basic auth on that env).
  */
 import { specialSecretSig, specialSigKey } from "@pulumi/pulumi/runtime/rpc";

@@ -1,6 +1,6 @@
 // A self-contained HTML report of a stack's env: `npm run report -- <stack> [--out FILE] [--days 30]`.
-import { reportCommand, runMain } from "../infra/deployment-log/commands";
-import { logForStack, stackArgs } from "./lib/stack-log";
+import { reportCommand, runMain } from "../../infra/deployment-log/commands";
+import { logForStack, stackArgs } from "../lib/stack-log";
 
 const USAGE = "npm run report -- <stack> [--out FILE] [--days N]";
 

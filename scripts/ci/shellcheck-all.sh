@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Shellchecks every shell file in the repository: *.sh, host/dc-release and anything with a shell shebang.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 if ! command -v shellcheck >/dev/null; then
   echo "shellcheck is missing: apt-get install -y shellcheck" >&2
   exit 1

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Builds the demo app images (demo/) and pushes them to the local registry (127.0.0.1:5000).
 # Prints "<tag> <digest>" per image and writes <repo>/.local-target/images.json.
-# Needs a running local target: scripts/local-target.sh up
+# Needs a running local target: scripts/dev/local-target.sh up
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/../.." && pwd)
 STATE_DIR="$REPO_ROOT/.local-target"
 REGISTRY=127.0.0.1:5000
 REPOSITORY=deep-calm
@@ -53,9 +53,9 @@ build_and_push() {
 }
 
 main() {
-  [[ -x $BUSYBOX ]] || die "$BUSYBOX missing: apt-get install busybox-static (scripts/local-target.sh up does)"
+  [[ -x $BUSYBOX ]] || die "$BUSYBOX missing: apt-get install busybox-static (scripts/dev/local-target.sh up does)"
   curl -fsS -o /dev/null "http://$REGISTRY/v2/" 2>/dev/null ||
-    die "no registry on $REGISTRY: run scripts/local-target.sh up"
+    die "no registry on $REGISTRY: run scripts/dev/local-target.sh up"
   local tag digest json=""
   CONTEXT=$(mktemp -d)
   trap 'rm -rf "$CONTEXT"' EXIT

@@ -1,6 +1,6 @@
 // Recent deploys of a stack's env, from the log that stack writes to: `npm run history -- <stack> [--limit N] [--json]`.
-import { historyCommand, runMain } from "../infra/deployment-log/commands";
-import { logForStack, stackArgs } from "./lib/stack-log";
+import { historyCommand, runMain } from "../../infra/deployment-log/commands";
+import { logForStack, stackArgs } from "../lib/stack-log";
 
 const USAGE = "npm run history -- <stack> [--limit N] [--json]";
 

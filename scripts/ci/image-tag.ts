@@ -1,21 +1,21 @@
 /**
  * The desired image of a stack, as it lives in git (`Pulumi.<stack>.yaml`), for the pipelines:
- *   tsx scripts/image-tag.ts check <tag>                        validate a tag (infra/tag.ts rules)
- *   tsx scripts/image-tag.ts set <stack> <tag> [--digest <d>]   write imageTag (and imageDigest) in place
- *   tsx scripts/image-tag.ts get <stack>                        print the stack file's imageTag
- *   tsx scripts/image-tag.ts unpin <stack>                      drop imageDigest (before a rollback)
+ *   tsx scripts/ci/image-tag.ts check <tag>                        validate a tag (infra/tag.ts rules)
+ *   tsx scripts/ci/image-tag.ts set <stack> <tag> [--digest <d>]   write imageTag (and imageDigest) in place
+ *   tsx scripts/ci/image-tag.ts get <stack>                        print the stack file's imageTag
+ *   tsx scripts/ci/image-tag.ts unpin <stack>                      drop imageDigest (before a rollback)
  * `set` keeps the file's comments and order, refuses tags the app repo moves (a branch, X.Y, pr-N),
  * and drops a stale imageDigest when no digest is given. Bad input exits 2 with the reason.
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { isMap, parseDocument } from "yaml";
-import { ConfigValueError, showValue } from "../infra/errors";
-import { imageDigest } from "../infra/image";
-import { ImageTag, parseImageTag } from "../infra/tag";
-import { profileFor } from "../stacks/config";
+import { ConfigValueError, showValue } from "../../infra/errors";
+import { imageDigest } from "../../infra/image";
+import { ImageTag, parseImageTag } from "../../infra/tag";
+import { profileFor } from "../../stacks/config";
 
-const PROJECT_DIR = join(__dirname, "..");
+const PROJECT_DIR = join(__dirname, "..", "..");
 const USAGE = "usage: image-tag.ts check <tag> | set <stack> <tag> [--digest sha256:<64 hex>] | get <stack> | unpin <stack>";
 
 /** A tag that names one image for good: sha-…, vX.Y.Z, X.Y.Z or <branch>-<sha7>. */

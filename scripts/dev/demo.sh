@@ -3,24 +3,24 @@
 # engine, builds the demo images, then deploys the `local` stack to this machine with real
 # `pulumi up`: v1, then v2 (blue/green, health-gated). A second run finds v2 live and changes nothing.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 step() { printf '\n==> %s\n' "$*"; }
 started=$(date +%s)
 
 step "node"
 # Node 24 for tsx and the Pulumi language host, even when an older npm started this script.
-bash scripts/install-node.sh
-# shellcheck source=scripts/node-env.sh
-source scripts/node-env.sh
+bash scripts/dev/install-node.sh
+# shellcheck source=scripts/dev/node-env.sh
+source scripts/dev/node-env.sh
 step "local target"
-bash scripts/local-target.sh up
+bash scripts/dev/local-target.sh up
 step "demo images"
-bash scripts/demo-images.sh
+bash scripts/dev/demo-images.sh
 step "pulumi engine"
-bash scripts/install-engine.sh
-# shellcheck source=scripts/pulumi-local.sh
-source scripts/pulumi-local.sh
+bash scripts/dev/install-engine.sh
+# shellcheck source=scripts/dev/pulumi-local.sh
+source scripts/dev/pulumi-local.sh
 
 deploy() {
   local tag=$1
@@ -39,5 +39,5 @@ deploy v2
 step "serving through nginx"
 curl -fsS --max-time 5 http://127.0.0.1:8080/version
 step "deployment log (recorded by pulumi up itself)"
-npx tsx scripts/history.ts local --limit 5
+npx tsx scripts/ops/history.ts local --limit 5
 printf '\n\ndone in %ss\n' "$(($(date +%s) - started))"

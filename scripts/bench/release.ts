@@ -1,7 +1,7 @@
 /**
  * `npm run bench:release`: the seed's docker-compose switch vs host/dc-release, same host, same run,
- * same load. Needs the local target (scripts/local-target.sh up) and demo images
- * (scripts/demo-images.sh); run as root. Prints one JSON document on stdout; progress on stderr.
+ * same load. Needs the local target (scripts/dev/local-target.sh up) and demo images
+ * (scripts/dev/demo-images.sh); run as root. Prints one JSON document on stdout; progress on stderr.
  * Traffic goes to 127.0.0.1 only.
  */
 import { spawn } from "node:child_process";
@@ -9,14 +9,14 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
-import { envLayout } from "../infra/layout";
-import { shellJoin, type Argv } from "../infra/quote";
-import { parseReleaseResult, type BakeReport, type PhaseTimes, type ReleaseResult } from "../infra/release-result";
-import { renderNginxSite } from "../infra/render";
-import { sshArgv } from "../infra/ssh";
-import { failureWindow } from "./lib/load";
-import { localTarget } from "./lib/local-target";
-import { PROJECT_DIR } from "./lib/pulumi";
+import { envLayout } from "../../infra/layout";
+import { shellJoin, type Argv } from "../../infra/quote";
+import { parseReleaseResult, type BakeReport, type PhaseTimes, type ReleaseResult } from "../../infra/release-result";
+import { renderNginxSite } from "../../infra/render";
+import { sshArgv } from "../../infra/ssh";
+import { failureWindow } from "../lib/load";
+import { localTarget } from "../lib/local-target";
+import { PROJECT_DIR } from "../lib/pulumi";
 
 const SOURCE_REPOSITORY = "127.0.0.1:5000/deep-calm";
 // The bench's own copies: other sessions rebuild the demo tags at any time, these stay put for the run.

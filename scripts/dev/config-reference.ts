@@ -4,9 +4,9 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { loadConfigSchema, renderConfigReference } from "../stacks/schema";
+import { loadConfigSchema, renderConfigReference } from "../../stacks/schema";
 
-export const README = join(__dirname, "..", "README.md");
+export const README = join(__dirname, "..", "..", "README.md");
 const BEGIN = "<!-- config-reference:begin (npm run docs:config) -->";
 const END = "<!-- config-reference:end -->";
 

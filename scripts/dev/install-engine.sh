@@ -11,7 +11,7 @@
 #   .engine/plugins/pulumi-resource-command, installed into the Pulumi plugin cache
 #   with `pulumi plugin install resource command 1.2.1 --file ...` (no download).
 #
-# Then `source scripts/engine-env.sh` to put .engine/bin first on PATH.
+# Then `source scripts/dev/engine-env.sh` to put .engine/bin first on PATH.
 #
 # Environment:
 #   ENGINE_FORCE_BUILD=1   build into .engine/bin even if a usable pulumi is installed
@@ -19,7 +19,7 @@
 set -euo pipefail
 
 start=$SECONDS
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 tools_dir="$repo_root/tools/pulumi"
 engine_dir="${ENGINE_DIR:-$repo_root/.engine}"
 bin_dir="$engine_dir/bin"
@@ -181,7 +181,7 @@ main() {
   version_ok "$got" || die "the built $bin_dir/pulumi reports version '${got:-nothing}'"
   install_command_plugin
   install_dynamic_provider_host
-  done_in "engine ready in $bin_dir (pulumi $got); now: source scripts/engine-env.sh"
+  done_in "engine ready in $bin_dir (pulumi $got); now: source scripts/dev/engine-env.sh"
 }
 
 main "$@"

@@ -12,11 +12,11 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { shellJoin } from "../infra/quote";
-import { releaseResultFrom, type ReleaseResult } from "../infra/release-result";
-import { loadAround } from "./lib/load";
-import { localSshArgs, localTarget } from "./lib/local-target";
-import { PROJECT_DIR, pulumi, pulumiAsync } from "./lib/pulumi";
+import { shellJoin } from "../../infra/quote";
+import { releaseResultFrom, type ReleaseResult } from "../../infra/release-result";
+import { loadAround } from "../lib/load";
+import { localSshArgs, localTarget } from "../lib/local-target";
+import { PROJECT_DIR, pulumi, pulumiAsync } from "../lib/pulumi";
 
 const ROUNDS = 3;
 
@@ -151,7 +151,7 @@ const round = (x: number) => Math.round(x * 1000) / 1000;
 
 function installEngine(env: NodeJS.ProcessEnv = process.env): number {
   return timed("install-engine", () => {
-    const r = spawnSync("bash", ["scripts/install-engine.sh"], { cwd: PROJECT_DIR, encoding: "utf8", env });
+    const r = spawnSync("bash", ["scripts/dev/install-engine.sh"], { cwd: PROJECT_DIR, encoding: "utf8", env });
     return { status: r.status ?? 1, stderr: r.stderr };
   });
 }

@@ -4,7 +4,7 @@
 set -euo pipefail
 
 readonly ACTIONLINT_VERSION="v1.7.12"
-repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 bin_dir="$repo_root/.engine/bin"
 binary="$bin_dir/actionlint"
 

@@ -2,13 +2,13 @@
 # Source this to drive the `local` stack: a file:// backend inside the project (.pulumi-state,
 # ignored by git) and a passphrase secrets provider. The passphrase protects nothing but this
 # machine's throwaway local stack; real stacks use the Pulumi service or their own provider.
-_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-# shellcheck source=scripts/engine-env.sh
-source "$_root/scripts/engine-env.sh"
+_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=scripts/dev/engine-env.sh
+source "$_root/scripts/dev/engine-env.sh"
 # Backend, passphrase and the working copy of Pulumi.local.yaml come from scripts/lib/pulumi.ts,
 # which the TypeScript scripts use too; it creates the stack on first use.
-_stack_env="$(cd "$_root" && "$_root/node_modules/.bin/tsx" scripts/local-stack.ts)" || {
-  echo "pulumi-local.sh: cannot prepare the local stack (npm ci, then scripts/install-engine.sh)" >&2
+_stack_env="$(cd "$_root" && "$_root/node_modules/.bin/tsx" scripts/dev/local-stack.ts)" || {
+  echo "pulumi-local.sh: cannot prepare the local stack (npm ci, then scripts/dev/install-engine.sh)" >&2
   return 1
 }
 eval "$_stack_env"

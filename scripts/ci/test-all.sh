@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
-# The whole test suite (`npm test`): lint, unit tests under mocks, Go tests of the command provider
-# stand-in (tools/pulumi), integration tests against the real local target, and end-to-end tests
-# with the real Pulumi engine when it is installed.
+# The whole test suite (`npm test`, and what .ci/run runs): lint, unit tests (Pulumi mocks and local
+# processes), bats tests of host/dc-release, Go tests of the engine stand-ins (tools/pulumi),
+# integration tests against the real local target, and end-to-end tests with the real Pulumi engine,
+# which it installs. Ends with one line counting every test of every step.
 # Run as root on Debian; it starts the local target itself (idempotent).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 # Node 24 for every step and all it starts (jest, tsx, the language host), whichever npm ran this.
-bash scripts/install-node.sh
-# shellcheck source=scripts/node-env.sh
-source scripts/node-env.sh
+bash scripts/dev/install-node.sh
+# shellcheck source=scripts/dev/node-env.sh
+source scripts/dev/node-env.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 results=test-output/jest
@@ -40,15 +41,15 @@ if ((go_status != 0)); then
 fi
 
 step "local target (dockerd, registry, sshd, nginx, postgres), demo images, prometheus and chromium"
-bash scripts/local-target.sh up
-bash scripts/demo-images.sh
-bash scripts/observability-deps.sh
+bash scripts/dev/local-target.sh up
+bash scripts/dev/demo-images.sh
+bash scripts/dev/observability-deps.sh
 
 step "integration tests (real SSH, docker, nginx)"
 jest_suite integration
 
 step "pulumi engine"
-bash scripts/install-engine.sh
+bash scripts/dev/install-engine.sh
 step "end-to-end tests (real pulumi up on the local stack)"
 jest_suite e2e
 

@@ -9,7 +9,7 @@
 # Exit codes: 0 committed or already wanted, 1 the branch kept moving, 2 bad input, 3 the push was
 # refused (protected branch, rules, permission), 4 the file no longer holds EXPECTED_TAG.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 
 readonly BOT_NAME="github-actions[bot]"
 readonly BOT_EMAIL="41898282+github-actions[bot]@users.noreply.github.com"
@@ -35,9 +35,9 @@ file="Pulumi.$stack.yaml"
 
 set_tag() {
   if [ -n "$digest" ]; then
-    npx --no-install tsx scripts/image-tag.ts set "$stack" "$tag" --digest "$digest" >&2
+    npx --no-install tsx scripts/ci/image-tag.ts set "$stack" "$tag" --digest "$digest" >&2
   else
-    npx --no-install tsx scripts/image-tag.ts set "$stack" "$tag" >&2
+    npx --no-install tsx scripts/ci/image-tag.ts set "$stack" "$tag" >&2
   fi
 }
 
@@ -50,7 +50,7 @@ for attempt in $(seq 1 "$ATTEMPTS"); do
   git fetch --quiet --depth=1 origin "$branch"
   git checkout --quiet -B "$branch" FETCH_HEAD
   if [ -n "$expected" ]; then
-    current="$(npx --no-install tsx scripts/image-tag.ts get "$stack" 2>/dev/null || true)"
+    current="$(npx --no-install tsx scripts/ci/image-tag.ts get "$stack" 2>/dev/null || true)"
     if [ "$current" != "$expected" ] && [ "$current" != "$tag" ]; then
       die "$file on $branch now wants $current (not $expected): a newer desired state landed meanwhile; $tag is not recorded" 4
     fi
