@@ -14,7 +14,7 @@ import { releaseSettingsFrom } from "../infra/release-options";
 import { ImageTag, parseImageTag } from "../infra/tag";
 import * as v from "../infra/validate";
 import { PROFILES, STACK_NAMES, StackProfile } from "./profiles";
-import { ConfigSchema, PROJECT_FILE } from "./schema";
+import { ConfigSchema, declaredValue, PROJECT_FILE } from "./schema";
 
 /** Reads a raw config value (the parsed YAML value, or undefined when unset). */
 export type ConfigReader = (key: string) => unknown;
@@ -281,17 +281,6 @@ export function pulumiReader(config: pulumi.Config, schema: ConfigSchema): Confi
     if (declared === undefined) {
       throw new Error(`config key ${key} is read but not declared in Pulumi.yaml`);
     }
-    const raw = config.get(key);
-    if (raw === undefined) {
-      return declared.default;
-    }
-    if (declared.type === "string") {
-      return raw;
-    }
-    try {
-      return JSON.parse(raw) as unknown;
-    } catch {
-      return raw;
-    }
+    return declaredValue(declared, config.get(key));
   };
 }

@@ -20,6 +20,21 @@ export function loadConfigSchema(file = PROJECT_FILE): ConfigSchema {
   return project.config ?? {};
 }
 
+/**
+ * A stack value as the engine hands it to the program: unset takes Pulumi.yaml's default, a
+ * string key stays text, any other key's text is parsed as JSON (a list, a number, a boolean).
+ */
+export function declaredValue(declared: ConfigDeclaration | undefined, raw: unknown): unknown {
+  if (raw === undefined || raw === null) return declared?.default;
+  if (declared?.type === "string") return typeof raw === "string" ? raw : String(raw);
+  if (typeof raw !== "string") return raw;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    return raw;
+  }
+}
+
 function showDefault(d: ConfigDeclaration): string {
   if (d.secret) return "(secret, no default)";
   if (d.default === undefined) return "(required)";
