@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { DEFAULT_ROOT, envLayout } from "../../infra/layout";
+import { releaseResultFrom } from "../../infra/release-result";
 import { imageDigests, local, sshRun } from "../integration/helpers";
 import { TelegramStandIn, databaseUrl, dropSchema, sql, startTelegramStandIn, testSchema } from "../integration/deployment-log-helpers";
 import { FixtureProject, Run } from "./fixture-project";
@@ -92,7 +93,8 @@ test("the state holds them only encrypted: not in plain text, not in a command l
   // They are in the state, encrypted: the passphrase shows them.
   expect((await ok(["stack", "export", "--show-secrets"])).stdout).toContain(bundled);
   const outputs = (await ok(["stack", "output", "--json", "--show-secrets"])).stdout;
-  expect(JSON.parse(outputs)).toMatchObject({ url: "http://127.0.0.1:8353", result: { ok: true, tag: "v1" } });
+  const { url, result } = JSON.parse(outputs) as { url: string; result: unknown };
+  expect({ url, result: releaseResultFrom(result) }).toMatchObject({ url: "http://127.0.0.1:8353", result: { ok: true, tag: "v1" } });
   expect(outputs).not.toContain(MARK);
 });
 

@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DeploymentLog } from "../../infra/deployment-log/log";
+import { LoggedResult, ReleaseResult, releaseResultFrom } from "../../infra/release-result";
 import {
   TelegramStandIn,
   databaseUrl,
@@ -35,39 +36,25 @@ const env = new TestEnv(ENV, [8421, 8422], 8423);
 let project: FixtureProject;
 let telegram: TelegramStandIn;
 
-/** What dc-release wrote to deploy.log for one attempt (its result line). */
-interface HostLine {
-  ok: boolean;
-  tag: string;
-  digest: string;
-  releaseId: string;
-  durationMs: number;
-  startedAt: string;
-  finishedAt: string;
-  reason: string | null;
-  serving: { tag: string } | null;
-  previous: { tag: string } | null;
-}
-
 async function configure(values: Record<string, string>, secrets: Record<string, string> = {}): Promise<void> {
   const run = await project.configure(values, secrets);
   expect(run.status === 0 ? "" : run.out).toBe("");
 }
 
 /** One `pulumi up` of `tag`, and the one result line dc-release wrote on the host for it. */
-async function release(runId: string, tag: string): Promise<{ run: Run; line: HostLine }> {
-  const before = (await env.deployLog()).length;
+async function release(runId: string, tag: string): Promise<{ run: Run; line: LoggedResult }> {
+  const before = (await env.deployResults()).length;
   await configure({ tag, digest: imageDigests()[tag] as string });
   const run = await project.run(["up", "--yes", "--skip-preview", "--color", "never"], {
     env: { DEEP_CALM_DEPLOY_ID: runId, GITHUB_ACTOR: "claude-code-bot" },
   });
-  const lines = (await env.deployLog()) as unknown as HostLine[];
+  const lines = await env.deployResults();
   expect({ attempts: lines.length - before, out: lines.length - before === 1 ? "" : run.out }).toEqual({ attempts: 1, out: "" });
-  return { run, line: lines[lines.length - 1] as HostLine };
+  return { run, line: lines[lines.length - 1] as LoggedResult };
 }
 
 /** The row the hooks wrote for the host's attempt (keyed by its release id). */
-async function rowOf(line: HostLine): Promise<Record<string, unknown>> {
+async function rowOf(line: LoggedResult): Promise<Record<string, unknown>> {
   const rows = await sql(
     `SELECT deploy_id, env, tag, digest, status, rollback_from, deployed_by, duration_ms, started_at, finished_at, logs
        FROM "${SCHEMA}".deployments WHERE deploy_id = $1`,
@@ -78,7 +65,7 @@ async function rowOf(line: HostLine): Promise<Record<string, unknown>> {
 }
 
 /** The row's fields that come from dc-release's own result line. */
-function fromHost(line: HostLine, status: string, rollbackFrom: string | null = null): Record<string, unknown> {
+function fromHost(line: LoggedResult, status: string, rollbackFrom: string | null = null): Record<string, unknown> {
   return {
     deploy_id: `host-${line.releaseId}:${ENV}:${RELEASE_COMMAND}`,
     env: ENV,
@@ -101,9 +88,9 @@ async function rowCount(): Promise<number> {
 }
 
 /** The stack's `result` output: the release result the program parsed from the same attempt. */
-async function stackResult(): Promise<Record<string, unknown>> {
+async function stackResult(): Promise<ReleaseResult> {
   const out = await project.run(["stack", "output", "result", "--json"]);
-  return JSON.parse(out.stdout) as Record<string, unknown>;
+  return releaseResultFrom(JSON.parse(out.stdout));
 }
 
 beforeAll(async () => {
