@@ -180,7 +180,8 @@ async function main(): Promise<number> {
   }
   const release = pulumi(stack, ["stack", "output", "release", "--json"]).stdout.trim();
   console.log(`rolled ${stack} back to ${target} in ${seconds}s`);
-  console.log(`release: ${release.replace(/\s+/g, " ")}`);
+  // One line: re-serialized, not whitespace-squeezed, which would change the strings inside.
+  console.log(`release: ${JSON.stringify(JSON.parse(release))}`);
   return 0;
 }
 
