@@ -42,8 +42,13 @@ function run(
   return { status: r.status ?? 1, out: r.stdout ?? "", err: r.stderr ?? "" };
 }
 
-/** `npm run <script> -- <args>` of the copy: tsx runs the copy's script, as package.json says. */
-const npmRun = (script: string, args: string[]) => run(join(REPO_ROOT, "node_modules/.bin/tsx"), [`scripts/${script}.ts`, ...args]);
+/** `npm run <script> -- <args>` of the copy: tsx runs the copy's script, the one package.json names. */
+function npmRun(script: string, args: string[]): { status: number; out: string; err: string } {
+  const pkg = JSON.parse(readFileSync(join(REPO_ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> };
+  const [runner, file] = (pkg.scripts[script] ?? "").split(" ");
+  expect({ script, runner }).toEqual({ script, runner: "tsx" });
+  return run(join(REPO_ROOT, "node_modules/.bin/tsx"), [file as string, ...args]);
+}
 
 /** The engine on the copy's local stack: its backend and its working copy of Pulumi.local.yaml. */
 function stackPulumi(args: string[], input?: string): { status: number; out: string; err: string } {
