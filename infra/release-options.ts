@@ -47,6 +47,8 @@ export interface ReleaseSettings {
   lockTimeoutSeconds: number;
   /** Seconds the front may take to show the new release after the switch. */
   switchTimeoutSeconds: number;
+  /** Review envs (pr-*) the host holds at most; a new one past it is refused. */
+  maxReviewEnvs: number;
 }
 
 /** The actions of dc-release that take options; `check` takes exactly what `deploy` takes. */
@@ -299,8 +301,8 @@ export const RELEASE_OPTIONS: OptionTable = {
     // What a release run by hand on the local target needs (tests, benches): its nginx listens there.
     default: "http://127.0.0.1:8080",
     description:
-      "The env's nginx front as the host itself reaches it; the switch, the smoke checks and the bake go through it. The program derives it from nginxListen.",
-    actions: DEPLOY_ROLLBACK,
+      "The env's nginx front as the host itself reaches it; the switch, the smoke checks and the bake go through it. The program derives it from nginxListen. Given to status (npm run status does), it also probes the front and reports the warm release, the lock holder and the last attempt.",
+    actions: ["deploy", "rollback", "status"],
   },
   smokePaths: {
     key: "smokePaths",
@@ -324,7 +326,7 @@ export const RELEASE_OPTIONS: OptionTable = {
     default: undefined,
     description:
       "netrc file (mode 0600) with the basic-auth user of the front, for the checks through nginx (curl --netrc-file). The program uploads it as <root>/<env>/smoke.netrc for envs with basic auth.",
-    actions: DEPLOY_ROLLBACK,
+    actions: ["deploy", "rollback", "status"],
   },
   lockTimeoutSeconds: {
     key: "lockTimeout",
@@ -349,6 +351,19 @@ export const RELEASE_OPTIONS: OptionTable = {
     default: 10,
     description:
       "Seconds the front may take to show the new release after the switch. Only an env's first release waits on nginx (its reload enables the site); later switches are instant.",
+    actions: DEPLOY_ROLLBACK,
+  },
+  maxReviewEnvs: {
+    key: "reviewMaxEnvs",
+    flag: "--max-review-envs",
+    variable: "MAX_REVIEW_ENVS",
+    metavar: "N",
+    kind: "integer",
+    min: 1,
+    max: 1000,
+    default: 10,
+    description:
+      "Review environments (pr-<n>) the host holds at most under the root: the first release of one more is refused, naming those it holds.",
     actions: DEPLOY_ROLLBACK,
   },
 };

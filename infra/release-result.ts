@@ -258,9 +258,67 @@ export interface StatusReport {
   /** Least recently released first. */
   retained: RetainedRelease[];
   created: string | null;
+  /*
+   * The fields below come only from `status --front-url URL` (what `npm run status` runs): the
+   * observation of `pulumi refresh` passes no --front-url, so its line, and the check serialized
+   * with it into a stack's state, stay as they were.
+   */
+  /** One GET of the health path through nginx. */
+  front?: FrontProbe;
+  /** One probe on the serving port; null when nothing serves. */
+  direct?: DirectProbe | null;
+  /** The old release still running for an instant rollback; null when none. */
+  warm?: WarmRelease | null;
+  /** Who holds the env's lock now (a flock test); null when nobody does. */
+  lock?: LockHolder | null;
+  /** The last line of deploy.log, as the host has it (parseDeployLog reads it); null when none. */
+  lastAttempt?: string | null;
   reason: null;
   exitCode: 0;
   durationMs: number;
+}
+
+/** status's probe through the front: its HTTP status and the upstream nginx chose (null when missing). */
+export interface FrontProbe {
+  /** The URL probed: --front-url and the health path. */
+  url: string;
+  httpStatus: number | null;
+  upstream: string | null;
+  /** A 2xx from 127.0.0.1:<servingPort>. */
+  healthy: boolean;
+}
+
+/** status's probe on the serving port, and its container as docker has it. */
+export interface DirectProbe {
+  port: number;
+  container: string;
+  running: boolean;
+  /** The container's deep-calm.digest label; null when there is no such container. */
+  digest: string | null;
+  /** What the probe got, in words: "gave 200", "refused the connection", "timed out after 2s", ... */
+  answer: string;
+  /** The probe got a 2xx. */
+  healthy: boolean;
+}
+
+/** The warm old release: its container runs on the port nginx does not route to. */
+export interface WarmRelease {
+  port: number;
+  container: string;
+  tag: string | null;
+  digest: string | null;
+  /** Since when it is warm (unix seconds). */
+  since: number | null;
+}
+
+/** The holder of the env's lock, as it wrote itself down when it took it (null where unknown). */
+export interface LockHolder {
+  pid: number | null;
+  /** deploy, rollback, remove, or stop-warm (the warm release's stop after --warm). */
+  action: string | null;
+  tag: string | null;
+  releaseId: string | null;
+  since: string | null;
 }
 
 /** `dc-release status` refused (exit 2) or failed before it could look. */
@@ -577,7 +635,39 @@ const retainedRelease = object<RetainedRelease>("a retained release", {
   since: nullable(count),
 });
 
-const statusReport = object<StatusReport>("a status report", {
+const frontProbe = object<FrontProbe>("a probe through the front", {
+  url: string,
+  httpStatus: nullable(count),
+  upstream: nullable(string),
+  healthy: boolean,
+});
+
+const directProbe = object<DirectProbe>("a probe of the serving port", {
+  port,
+  container: string,
+  running: boolean,
+  digest: nullable(string),
+  answer: string,
+  healthy: boolean,
+});
+
+const warmRelease = object<WarmRelease>("a warm release", {
+  port,
+  container: string,
+  tag: nullable(string),
+  digest: nullable(string),
+  since: nullable(count),
+});
+
+const lockHolder = object<LockHolder>("a lock holder", {
+  pid: nullable(count),
+  action: nullable(string),
+  tag: nullable(string),
+  releaseId: nullable(string),
+  since: nullable(time),
+});
+
+const statusReportFields = object<StatusReport>("a status report", {
   ok: oneOf(true),
   action: oneOf("status"),
   env: string,
@@ -589,10 +679,28 @@ const statusReport = object<StatusReport>("a status report", {
   previous: nullable(stateRelease),
   retained: list(retainedRelease),
   created: nullable(time),
+  front: optional(frontProbe),
+  direct: optional(nullable(directProbe)),
+  warm: optional(nullable(warmRelease)),
+  lock: optional(nullable(lockHolder)),
+  lastAttempt: optional(nullable(string)),
   reason: oneOf(null),
   exitCode: oneOf(0),
   durationMs: count,
 });
+
+/** The fields `status --front-url` adds: all of them, or none (the observation's line). */
+const STATUS_DETAIL = ["front", "direct", "warm", "lock", "lastAttempt"] as const;
+
+const statusReport: Check<StatusReport> = (v, f) => {
+  const report = statusReportFields(v, f);
+  const given = STATUS_DETAIL.filter((key) => key in report);
+  const missing = STATUS_DETAIL.find((key) => !(key in report));
+  if (given.length > 0 && missing !== undefined) {
+    refuse(at(f, missing), `a field of status --front-url, as ${given.join(", ")} are there`, undefined);
+  }
+  return report;
+};
 
 const statusFailure = object<StatusFailure>("a failed status", {
   ok: oneOf(false),

@@ -6,6 +6,7 @@
 import { createHash } from "node:crypto";
 import { ConfigValueError } from "./errors";
 import { envLayout } from "./layout";
+import { Maintenance, maintenanceSiteLines } from "./maintenance";
 
 export interface Accessories {
   /** Postgres 16 on 127.0.0.1:<port>, or undefined for none. */
@@ -112,6 +113,8 @@ export interface NginxSite {
   basicAuth: boolean;
   /** The blue/green loopback ports the releases take turns on. */
   ports: readonly [number, number];
+  /** Maintenance mode (infra/maintenance.ts); off or absent renders the site without it. */
+  maintenance?: Maintenance;
 }
 
 /**
@@ -124,6 +127,7 @@ export function renderNginxSite(site: NginxSite): string {
   const layout = envLayout(site.root, site.env);
   const auth = site.basicAuth ? [`    auth_basic "deep-calm ${site.env}";`, `    auth_basic_user_file ${layout.htpasswd};`] : [];
   const logFormat = accessLogFormatName(layout.nginxDir);
+  const maintenance = maintenanceSiteLines(site.env, layout.nginxDir, site.maintenance);
   return [
     "# Rendered by deep-calm-deploy; edits are overwritten on the next `pulumi up`.",
     "# What dc-release's bake reads after a switch: when, status, which release answered, how long.",
@@ -136,7 +140,9 @@ export function renderNginxSite(site: NginxSite): string {
     '  set $deep_calm_port "";',
     ...site.ports.map((port) => `  if (-f ${layout.live}/${port}) { set $deep_calm_port ${port}; }`),
     '  if ($deep_calm_port = "") { return 503; }',
+    ...maintenance.server,
     "  location / {",
+    ...maintenance.location,
     ...auth,
     "    proxy_pass http://127.0.0.1:$deep_calm_port;",
     "    proxy_set_header Host $host;",

@@ -9,11 +9,13 @@ import { hostKeyFromKnownHosts } from "../infra/host";
 import { ConfigValueError, showValue } from "../infra/errors";
 import { DigestSource, imageDigest, imageRegistry, imageRepository } from "../infra/image";
 import { envLayout } from "../infra/layout";
+import { Maintenance, maintenanceMessage } from "../infra/maintenance";
 import { ReleaseSettings } from "../infra/release";
 import { releaseSettingsFrom } from "../infra/release-options";
 import { ImageTag, parseImageTag } from "../infra/tag";
 import * as v from "../infra/validate";
-import { PROFILES, STACK_NAMES, StackProfile } from "./profiles";
+import { PROFILES, REVIEW_STACK_RE, reviewProfile, STACK_NAMES, StackProfile } from "./profiles";
+import { reviewReader } from "./review";
 import { ConfigSchema, declaredValue, PROJECT_FILE } from "./schema";
 
 /** Reads a raw config value (the parsed YAML value, or undefined when unset). */
@@ -85,12 +87,54 @@ export function loadPrivateKey(
   return v.privateKey("sshPrivateKey", undefined);
 }
 
+/**
+ * The bootstrap's admin key (adminSshPrivateKey), when the stack bootstraps its host: then the
+ * program generates the deploy key, so sshPrivateKey and sshPrivateKeyPath must stay unset. A key
+ * stored in plain text in the stack file is refused whether or not the stack bootstraps.
+ */
+export function loadAdminKey(read: ConfigReader, inline: string | undefined, storedAsSecret: boolean): string | undefined {
+  const set = inline !== undefined && inline !== "";
+  if (set && !storedAsSecret) {
+    throw new ConfigValueError(
+      "adminSshPrivateKey",
+      "[secret]",
+      "it is stored in plain text: set it again with `pulumi config set --secret adminSshPrivateKey < key`",
+    );
+  }
+  if (read("bootstrap") !== true) {
+    return undefined;
+  }
+  if (!set) {
+    throw new ConfigValueError(
+      "adminSshPrivateKey",
+      '""',
+      "bootstrap: true connects as the admin (adminSshUser: root, or a user with passwordless sudo): " +
+        "`pulumi config set --secret adminSshPrivateKey < ~/.ssh/admin_key`",
+    );
+  }
+  for (const key of ["sshPrivateKey", "sshPrivateKeyPath"]) {
+    const value = read(key);
+    if (value !== undefined && value !== "") {
+      throw new ConfigValueError(
+        key,
+        key === "sshPrivateKey" ? "[secret]" : showValue(value, false),
+        `with bootstrap: true the program generates the deploy key: \`pulumi config rm ${key}\``,
+      );
+    }
+  }
+  return v.privateKey("adminSshPrivateKey", inline);
+}
+
 export interface StackConfig {
   profile: StackProfile;
   image: { registry: string; repository: string; tag: ImageTag; digest?: string; digestSource: DigestSource };
   ssh: { host: string; port: number; user: string; hostKey: string; dialTimeoutSeconds: number; dialAttempts: number };
+  /** bootstrap: true. The host is prepared over the admin connection and the deploy key generated (infra/bootstrap.ts). */
+  bootstrap?: { adminUser: string; keyRotation: string };
   release: ReleaseSettings;
   nginx: { listen: string; serverName: string };
+  /** Maintenance mode (infra/maintenance.ts): the site answers 503 with the page while on. */
+  maintenance: Maintenance;
   publicUrl: string;
   basicAuthUser: string;
   accessories: { postgresPort: number; redisPort: number } | undefined;
@@ -105,9 +149,17 @@ export interface StackConfig {
 
 export function profileFor(stack: string): StackProfile {
   const name = stack.split("/").pop() ?? stack;
+  const review = REVIEW_STACK_RE.exec(name);
+  if (review !== null) {
+    return reviewProfile(Number(review[1]));
+  }
   const profile = (PROFILES as Record<string, StackProfile | undefined>)[name];
   if (profile === undefined) {
-    throw new ConfigValueError("stack", showValue(stack, false), `use one of the stacks: ${STACK_NAMES.join(", ")}`);
+    throw new ConfigValueError(
+      "stack",
+      showValue(stack, false),
+      `use one of the stacks: ${STACK_NAMES.join(", ")}, or review-<n> for pull request n`,
+    );
   }
   return profile;
 }
@@ -181,7 +233,8 @@ function environmentEntries(key: string, value: unknown): Record<string, string>
  */
 export function loadStackConfig(stack: string, read: ConfigReader, readFile: FileReader = readProjectFile): StackConfig {
   const profile = profileFor(stack);
-  const get = (key: string, fallback?: unknown) => read(key) ?? fallback;
+  const reader = profile.pullRequest === undefined ? read : reviewReader(profile.pullRequest, read);
+  const get = (key: string, fallback?: unknown) => reader(key) ?? fallback;
   const digestSetting = get("imageDigest", "");
   const digestSource = get("digestSource", "");
   const host = get("host", "");
@@ -228,6 +281,9 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
       dialTimeoutSeconds: v.integerIn("sshDialTimeout", get("sshDialTimeout"), 1, 300),
       dialAttempts: v.integerIn("sshDialAttempts", get("sshDialAttempts"), 1, 100),
     },
+    bootstrap: bool("bootstrap", get("bootstrap", false))
+      ? { adminUser: v.unixUser("adminSshUser", get("adminSshUser", "root")), keyRotation: String(get("deployKeyRotation", "")) }
+      : undefined,
     // The option table's keys, bounds and rules (infra/release-options.ts): the host's own.
     release: releaseSettingsFrom(get, {
       frontUrl: frontUrl(nginxListen),
@@ -236,6 +292,11 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
     nginx: {
       listen: nginxListen,
       serverName: serverName("serverName", get("serverName")),
+    },
+    maintenance: {
+      on: bool("maintenance", get("maintenance", false)),
+      message: maintenanceMessage("maintenanceMessage", get("maintenanceMessage", "")),
+      retryAfterSeconds: v.integerIn("maintenanceRetryAfter", get("maintenanceRetryAfter", 300), 1, 86400),
     },
     publicUrl: v.httpUrl("publicUrl", get("publicUrl", "")),
     basicAuthUser: v.unixUser("basicAuthUser", get("basicAuthUser")),

@@ -3,18 +3,21 @@ import * as random from "@pulumi/random";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AppSecretsConfig, appSecretUploads } from "../infra/app-secrets";
+import { adminConnection, HostBootstrap } from "../infra/bootstrap";
 import { ComposeProject } from "../infra/compose";
+import { GeneratedPassword } from "../infra/generated-password";
 import { validateFor } from "../infra/errors";
 import { AppRepoFiles, GithubEnvironment } from "../infra/github";
 import { HostTarget } from "../infra/host";
 import { Image } from "../infra/image";
 import { ObservedRelease } from "../infra/observed-release";
 import { PushToDeploy } from "../infra/pulumi-deployments";
-import { recordingHooks } from "../infra/deployment-log/recording";
+import { maintenanceRecordingHooks, recordingHooks } from "../infra/deployment-log/recording";
+import { maintenanceState } from "../infra/maintenance-state";
 import { Release } from "../infra/release";
 import { type ReleaseResult } from "../infra/release-result";
 import { renderComposeFile, renderEnvFile, renderHtpasswd, renderNetrc, renderNginxSite } from "../infra/render";
-import { ConfigReader, StackConfig, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "./config";
+import { ConfigReader, StackConfig, loadAdminKey, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "./config";
 
 export const RELEASE_SCRIPT = join(__dirname, "..", "host", "dc-release");
 
@@ -27,6 +30,10 @@ export interface EnvironmentArgs {
   sshPrivateKey: string | undefined;
   /** Whether the stack stores sshPrivateKey encrypted. */
   sshPrivateKeyIsSecret: boolean;
+  /** adminSshPrivateKey as config holds it, checked before anything is declared (bootstrap: true). */
+  adminSshPrivateKey?: string;
+  /** Whether the stack stores adminSshPrivateKey encrypted. */
+  adminSshPrivateKeyIsSecret?: boolean;
   /** The host release procedure; defaults to host/dc-release. */
   releaseScript?: string;
   /** Secret keys that are set but stored in plain text; any is refused. */
@@ -79,8 +86,30 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
     const appSecrets = validateFor(this, () =>
       appSecretUploads(args.appSecrets, [...Object.keys(cfg.appEnvironment), ...PROGRAM_VARIABLES]),
     );
-    const sshPrivateKey = pulumi.secret(validateFor(this, () => loadPrivateKey(args.read, args.sshPrivateKey, args.sshPrivateKeyIsSecret)));
-    const password = (role: string) => new random.RandomPassword(`${env}-${role}`, { length: 32, special: false }, child).result;
+    const adminKey = validateFor(this, () => loadAdminKey(args.read, args.adminSshPrivateKey, args.adminSshPrivateKeyIsSecret ?? false));
+    const bootstrap =
+      cfg.bootstrap !== undefined && adminKey !== undefined
+        ? new HostBootstrap(
+            `${env}-bootstrap`,
+            {
+              admin: adminConnection({ ...cfg.ssh, user: cfg.bootstrap.adminUser, privateKey: pulumi.secret(adminKey) }),
+              user: cfg.ssh.user,
+              root: cfg.release.root,
+              keyComment: `${pulumi.getProject()}/${args.stack}`,
+              keyRotation: cfg.bootstrap.keyRotation,
+            },
+            child,
+          )
+        : undefined;
+    // With bootstrap, the generated key: it carries the bootstrap, so every host command waits for it.
+    const sshPrivateKey =
+      bootstrap?.deployPrivateKey ??
+      pulumi.secret(validateFor(this, () => loadPrivateKey(args.read, args.sshPrivateKey, args.sshPrivateKeyIsSecret)));
+    // A review env's password needs no provider plugin (infra/generated-password.ts); the others keep random's.
+    const password = (role: string) =>
+      cfg.profile.pullRequest === undefined
+        ? new random.RandomPassword(`${env}-${role}`, { length: 32, special: false }, child).result
+        : new GeneratedPassword(`${env}-${role}`, { length: 32 }, child).result;
     const postgresPassword = cfg.accessories ? password("postgres-password") : undefined;
     const basicAuthPassword = cfg.profile.basicAuth ? password("basic-auth-password") : undefined;
 
@@ -134,6 +163,7 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
           serverName: cfg.nginx.serverName,
           basicAuth: cfg.profile.basicAuth,
           ports: cfg.release.ports,
+          maintenance: cfg.maintenance,
         }),
         htpasswd: basicAuthPassword?.apply((pw) => renderHtpasswd(cfg.basicAuthUser, pw)),
         smokeNetrc: basicAuthPassword?.apply((pw) => renderNetrc(new URL(cfg.release.frontUrl).hostname, cfg.basicAuthUser, pw)),
@@ -143,6 +173,17 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
       { parent: this, dependsOn: [host.ready] },
     );
 
+    const recording = {
+      env,
+      url: cfg.publicUrl,
+      tag: cfg.image.tag.tag,
+      databaseUrl: args.deploymentLogDatabaseUrl,
+      schema: cfg.deploymentLog.schema,
+      spoolPath: cfg.deploymentLog.spoolPath,
+      telegramBotToken: args.telegramBotToken,
+      telegramChatId: cfg.telegramChatId,
+      telegramApiUrl: cfg.telegramApiUrl,
+    };
     const release = new Release(
       `${env}-release`,
       {
@@ -152,17 +193,18 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
         digest: image.digest,
         settings: { ...cfg.release, authFile: project.authFile },
         procedure: releaseScript,
-        hooks: recordingHooks({
-          env,
-          url: cfg.publicUrl,
-          tag: cfg.image.tag.tag,
-          databaseUrl: args.deploymentLogDatabaseUrl,
-          schema: cfg.deploymentLog.schema,
-          spoolPath: cfg.deploymentLog.spoolPath,
-          telegramBotToken: args.telegramBotToken,
-          telegramChatId: cfg.telegramChatId,
-          telegramApiUrl: cfg.telegramApiUrl,
-        }),
+        hooks: recordingHooks(recording),
+      },
+      { parent: this, dependsOn: project.uploads },
+    );
+    // Maintenance mode: the host remembers it, and a toggle is recorded and announced (README: Maintenance mode).
+    maintenanceState(
+      `${env}-maintenance`,
+      {
+        connection: host.connection,
+        layout: project.layout,
+        on: cfg.maintenance.on,
+        hooks: maintenanceRecordingHooks(recording, cfg.maintenance.message),
       },
       { parent: this, dependsOn: project.uploads },
     );

@@ -19,6 +19,7 @@ function isConfigSecret(key: string): boolean {
 
 const config = new pulumi.Config();
 const keyName = `${pulumi.getProject()}:sshPrivateKey`;
+const adminKeyName = `${pulumi.getProject()}:adminSshPrivateKey`;
 /** Secret keys whose value sits in plain text in the stack file: refused before anything runs. */
 const plainSecrets = ["deploymentLogDatabaseUrl", "telegramBotToken"].filter((key) => {
   const full = `${pulumi.getProject()}:${key}`;
@@ -30,6 +31,9 @@ const checked = {
   // Read plainly only to validate it before anything is declared; it is wrapped as a secret at once.
   sshPrivateKey: pulumi.runtime.getConfig(keyName),
   sshPrivateKeyIsSecret: isConfigSecret(keyName),
+  // The bootstrap's admin key, the same way: validated, then only ever a secret.
+  adminSshPrivateKey: pulumi.runtime.getConfig(adminKeyName),
+  adminSshPrivateKeyIsSecret: isConfigSecret(adminKeyName),
   plainSecrets,
   appSecrets: appSecretsFromEngine(isConfigSecret),
 };

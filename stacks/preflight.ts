@@ -10,7 +10,7 @@ import { AppSecretsConfig, parseAppSecrets } from "../infra/app-secrets";
 import { ConfigValueError, showValue } from "../infra/errors";
 import { RegistryLookupError, imageReference, resolveRegistryDigest } from "../infra/image";
 import { renderEnvFile } from "../infra/render";
-import { ConfigReader, StackConfig, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "./config";
+import { ConfigReader, StackConfig, loadAdminKey, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "./config";
 import { PROGRAM_VARIABLES } from "./environment";
 
 export interface PreflightArgs {
@@ -19,6 +19,9 @@ export interface PreflightArgs {
   /** sshPrivateKey as config holds it; it only reaches error messages as [secret]. */
   sshPrivateKey: string | undefined;
   sshPrivateKeyIsSecret: boolean;
+  /** adminSshPrivateKey as config holds it (bootstrap: true); only ever shown as [secret]. */
+  adminSshPrivateKey?: string;
+  adminSshPrivateKeyIsSecret?: boolean;
   /** Secret keys set in plain text. */
   plainSecrets: string[];
   /** appSecrets as the engine hands it over; checked here, uploaded as secrets later. */
@@ -76,7 +79,10 @@ export async function preflight(
   try {
     const cfg = loadStackConfig(args.stack, args.read);
     refusePlainSecrets(args.plainSecrets);
-    loadPrivateKey(args.read, args.sshPrivateKey, args.sshPrivateKeyIsSecret);
+    // With bootstrap the program generates the deploy key; the admin's key is needed instead.
+    if (loadAdminKey(args.read, args.adminSshPrivateKey, args.adminSshPrivateKeyIsSecret ?? false) === undefined) {
+      loadPrivateKey(args.read, args.sshPrivateKey, args.sshPrivateKeyIsSecret);
+    }
     // The .env file is rendered inside an apply later on; its refusals must come out here.
     renderEnvFile(cfg.appEnvironment);
     parseAppSecrets(args.appSecrets, [...Object.keys(cfg.appEnvironment), ...PROGRAM_VARIABLES]);

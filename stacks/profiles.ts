@@ -2,7 +2,10 @@ import { DigestSource } from "../infra/image";
 
 /** What an environment contains; the stack name picks one. */
 export interface StackProfile {
-  env: "dev" | "test" | "prod" | "local";
+  /** The env's name on the host and in logs; a review stack's is `pr-<n>`. */
+  env: "dev" | "test" | "prod" | "local" | `pr-${number}`;
+  /** Of a review stack (`review-<n>`): the app's pull request number. */
+  pullRequest?: number;
   /** Declares the GitHub environment (protection, secrets, variables). */
   github: boolean;
   /** Also manages the app repo's dependabot.yml and CODEOWNERS (one stack owns them). */
@@ -18,7 +21,7 @@ export interface StackProfile {
   digestSource: DigestSource;
 }
 
-export const PROFILES: Record<StackProfile["env"], StackProfile> = {
+export const PROFILES: Record<"dev" | "test" | "prod" | "local", StackProfile> = {
   dev: {
     env: "dev",
     github: true,
@@ -61,4 +64,25 @@ export const PROFILES: Record<StackProfile["env"], StackProfile> = {
   },
 };
 
-export const STACK_NAMES = Object.keys(PROFILES) as StackProfile["env"][];
+export const STACK_NAMES = Object.keys(PROFILES) as (keyof typeof PROFILES)[];
+
+/** Stack names of review environments: `review-<n>` for pull request n of the app repo. */
+export const REVIEW_STACK_RE = /^review-([1-9][0-9]{0,6})$/;
+
+/**
+ * A review environment (README: Review environments): runs on dev's host from dev's host settings
+ * as env `pr-<n>`, with basic auth like test, no accessories and no GitHub environment of its own.
+ */
+export function reviewProfile(pullRequest: number): StackProfile {
+  return {
+    env: `pr-${pullRequest}`,
+    pullRequest,
+    github: false,
+    appRepoFiles: false,
+    requiresReviewers: false,
+    deployBranches: [],
+    deployTags: [],
+    basicAuth: true,
+    digestSource: "docker",
+  };
+}

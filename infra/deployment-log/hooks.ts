@@ -131,7 +131,8 @@ export function failureReason(result: ReleaseResult | undefined, errorText: stri
  */
 export class DeploymentRecorder {
   readonly runId: string;
-  private readonly ctx: DeploymentContext;
+  /** Read by the maintenance hooks (maintenance.ts), which record through the same log and chat. */
+  readonly ctx: DeploymentContext;
 
   constructor(ctx: DeploymentContext) {
     this.ctx = ctx;

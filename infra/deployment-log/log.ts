@@ -1,6 +1,7 @@
 import { appendFileSync, mkdirSync, readFileSync, renameSync, rmSync, existsSync, writeFileSync } from "fs";
 import * as path from "path";
 import { Client, ClientConfig } from "pg";
+import type { MaintenanceEvent } from "./maintenance";
 import { migrate } from "./migrate";
 import { DeploymentRecord, DeploymentStatus, StoredDeployment, isDeploymentRecord } from "./record";
 import { redact } from "./redact";
@@ -279,6 +280,53 @@ export class DeploymentLog {
         [env],
       );
       return new Map(res.rows.map((r) => [r.digest, Number(r.rank)]));
+    } finally {
+      await client.end().catch(() => undefined);
+    }
+  }
+
+  /**
+   * Records a maintenance toggle (infra/deployment-log/maintenance.ts) in `maintenance_events`, by
+   * its event id (a repeat is a no-op). Not a deploy: the metrics never read that table. Never
+   * throws; an unreachable log is reported in the outcome (a toggle is not spooled).
+   */
+  async writeMaintenance(event: MaintenanceEvent): Promise<{ stored: boolean; inserted?: boolean; problem?: string }> {
+    let client: Client | undefined;
+    try {
+      client = await this.connect();
+      const res = await client.query(
+        `INSERT INTO maintenance_events (event_id, env, state, message, toggled_by, toggled_at)
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING`,
+        [event.eventId, event.env, event.state, event.message, event.toggledBy, event.toggledAt],
+      );
+      return { stored: true, inserted: res.rowCount === 1 };
+    } catch (err) {
+      return { stored: false, problem: `maintenance toggle not recorded: ${this.describe(err)}` };
+    } finally {
+      await client?.end().catch(() => undefined);
+    }
+  }
+
+  /** The env's maintenance toggles, newest first. Throws on database trouble. */
+  async maintenanceHistory(env: string, limit = 20): Promise<MaintenanceEvent[]> {
+    const client = await this.connect();
+    try {
+      const res = await client.query<{
+        event_id: string;
+        env: string;
+        state: "on" | "off";
+        message: string | null;
+        toggled_by: string | null;
+        toggled_at: Date;
+      }>(`SELECT * FROM maintenance_events WHERE env = $1 ORDER BY toggled_at DESC, id DESC LIMIT $2`, [env, limit]);
+      return res.rows.map((r) => ({
+        eventId: r.event_id,
+        env: r.env,
+        state: r.state,
+        message: r.message,
+        toggledBy: r.toggled_by,
+        toggledAt: r.toggled_at.toISOString(),
+      }));
     } finally {
       await client.end().catch(() => undefined);
     }

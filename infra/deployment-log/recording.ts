@@ -2,6 +2,7 @@ import * as os from "os";
 import * as pulumi from "@pulumi/pulumi";
 import { DeploymentContext, DeploymentRecorder, plain, releaseHookBinding } from "./hooks";
 import { DeploymentLog } from "./log";
+import { maintenanceHookBinding } from "./maintenance";
 import { commitFromTag, currentRunId } from "./record";
 import { TelegramNotifier } from "./telegram";
 
@@ -106,6 +107,19 @@ export async function recorderFor(settings: RecordingSettings, runId: string): P
           }),
         }
       : {}),
+  });
+}
+
+/**
+ * The `hooks` resource option for the `<env>-maintenance` command: a toggle is recorded in the
+ * log's `maintenance_events` and announced, through the same log and chat as the releases.
+ */
+export function maintenanceRecordingHooks(settings: RecordingSettings, message: string): pulumi.ResourceHookBinding {
+  const runId = currentRunId(settings.environ ?? process.env);
+  let recorder: Promise<DeploymentRecorder> | undefined;
+  return maintenanceHookBinding(settings.env, message, async () => {
+    const r = await (recorder ??= recorderFor(settings, runId));
+    return { ...r.ctx, runId: r.runId };
   });
 }
 

@@ -44,8 +44,11 @@ export function formatDuration(ms: number | null | undefined): string {
   return m > 0 ? `${m}m ${s}s` : `${s}s`;
 }
 
-/** `dev` → `Dev`. */
+/** `dev` → `Dev`; a review env keeps its name as it is on the host and in the log (`pr-42`). */
 export function envLabel(env: string): string {
+  if (/^pr-[0-9]+$/.test(env)) {
+    return env;
+  }
   return env.charAt(0).toUpperCase() + env.slice(1);
 }
 

@@ -16,6 +16,6 @@ if [ "${#workflows[@]}" -eq 0 ]; then
   echo "actionlint: no workflows in .github/workflows" >&2
   exit 1
 fi
-workflows+=(docs/app-repo-notify.yml)
+workflows+=(docs/app-repo-notify.yml docs/app-repo-review.yml)
 .engine/bin/actionlint -no-color "${workflows[@]}"
 echo "actionlint: ${#workflows[@]} workflows clean"

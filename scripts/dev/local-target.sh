@@ -19,6 +19,11 @@ DEPLOY_USER=deploy
 DEPLOY_HOME=/home/deploy
 APP_ROOT=/opt/deep-calm
 SSH_PORT=2222
+# Root logs in on this sshd only, with the test key below (the bootstrap's admin in the e2e test);
+# the users that test bootstraps log in with the keys it generates.
+ROOT_KEY="$SSH_DIR/root_ed25519"
+ROOT_AUTHORIZED_KEYS="$SSH_DIR/root_authorized_keys"
+BOOTSTRAP_TEST_USERS=dcboot
 REGISTRY_ADDR=127.0.0.1:5000
 SUDOERS_FILE=/etc/sudoers.d/deep-calm-deploy
 NGINX_CONF=/etc/nginx/conf.d/deep-calm.conf
@@ -200,6 +205,9 @@ write_ssh_files() {
   done
   [[ -f $SSH_DIR/id_ed25519 ]] ||
     ssh-keygen -q -t ed25519 -N '' -C deep-calm-local-deploy -f "$SSH_DIR/id_ed25519"
+  [[ -f $ROOT_KEY ]] ||
+    ssh-keygen -q -t ed25519 -N '' -C deep-calm-local-root -f "$ROOT_KEY"
+  write_if_changed "$ROOT_AUTHORIZED_KEYS" <"$ROOT_KEY.pub"
   for type in $HOST_KEY_TYPES; do
     printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_${type}_key.pub")"
   done >"$SSH_DIR/known_hosts"
@@ -212,7 +220,8 @@ write_ssh_files() {
   chmod 0600 "$DEPLOY_HOME/.ssh/authorized_keys"
 
   write_if_changed "$SSH_DIR/sshd_config" <<EOF
-# deep-calm local target: loopback only, keys only, the deploy user only.
+# deep-calm local target: loopback only, keys only; the deploy user, root with the test key
+# (root may not use a password), and the users the bootstrap test creates.
 Port $SSH_PORT
 ListenAddress 127.0.0.1
 HostKey $SSH_DIR/ssh_host_rsa_key
@@ -222,14 +231,17 @@ PidFile $RUN_DIR/sshd.pid
 PasswordAuthentication no
 KbdInteractiveAuthentication no
 PubkeyAuthentication yes
-PermitRootLogin no
+PermitRootLogin prohibit-password
 AuthorizedKeysFile .ssh/authorized_keys
-AllowUsers $DEPLOY_USER
+AllowUsers $DEPLOY_USER root $BOOTSTRAP_TEST_USERS
 UsePAM no
 X11Forwarding no
 MaxStartups 50:30:100
 MaxSessions 50
 Subsystem sftp internal-sftp
+# Root's key is the test key alone, kept with the local target's files (never /root/.ssh).
+Match User root
+  AuthorizedKeysFile $ROOT_AUTHORIZED_KEYS
 EOF
 }
 
@@ -346,6 +358,7 @@ cmd_up() {
   ensure_nginx
   ensure_postgres
   say ready "ssh -i $SSH_DIR/id_ed25519 -o UserKnownHostsFile=$SSH_DIR/known_hosts -p $SSH_PORT $DEPLOY_USER@127.0.0.1"
+  say admin "ssh -i $ROOT_KEY -o UserKnownHostsFile=$SSH_DIR/known_hosts -p $SSH_PORT root@127.0.0.1 (bootstrap tests)"
 }
 
 cmd_down() {

@@ -11,7 +11,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { ConfigValueError } from "../../infra/errors";
-import { FileReader, loadPrivateKey, loadStackConfig, profileFor, refusePlainSecrets } from "../../stacks/config";
+import { FileReader, loadAdminKey, loadPrivateKey, loadStackConfig, profileFor, refusePlainSecrets } from "../../stacks/config";
 import { StackProfile } from "../../stacks/profiles";
 import { ConfigSchema, declaredValue, loadConfigSchema } from "../../stacks/schema";
 import { PROJECT_DIR, pulumi, stackContext } from "../lib/pulumi";
@@ -93,6 +93,8 @@ function fixFor(key: string, input: DoctorInput): string {
     case "sshPrivateKey":
     case "sshPrivateKeyPath":
       return `pulumi config set --secret sshPrivateKey ${s} < ~/.ssh/deep-calm-deploy`;
+    case "adminSshPrivateKey":
+      return `pulumi config set --secret adminSshPrivateKey ${s} < ~/.ssh/admin_key`;
     case "githubReviewerIds":
       return `pulumi config set --path 'githubReviewerIds[0]' "$(gh api users/<login> --jq .id)" ${s}`;
     case "github:owner":
@@ -165,7 +167,23 @@ function configLines(input: DoctorInput, profile: StackProfile): { lines: string
   hostKeyFindings.forEach(problem);
 
   const key = input.config[`${PROJECT}:sshPrivateKey`];
-  if (input.source === "file" && key?.secret === true) {
+  const admin = input.config[`${PROJECT}:adminSshPrivateKey`];
+  if (read("bootstrap") === true) {
+    // The program generates the deploy key; the bootstrap needs the admin's (README: Preparing a new server).
+    if (input.source === "file" && admin?.secret === true) {
+      notChecked++;
+      lines.push(`  ${TAG.unchecked}adminSshPrivateKey: set (secret); its content could not be checked without \`pulumi login\``);
+    } else {
+      try {
+        loadAdminKey(read, admin?.value as string | undefined, admin?.secret ?? false);
+        lines.push(`  ${TAG.ok}adminSshPrivateKey: set (secret); the deploy key is generated (bootstrap)`);
+      } catch (err) {
+        if (!(err instanceof ConfigValueError)) throw err;
+        const missing = isEmpty(admin?.value) && !(admin?.secret ?? false);
+        problem({ key: err.key, status: missing ? "missing" : "invalid", message: err.message });
+      }
+    }
+  } else if (input.source === "file" && key?.secret === true) {
     notChecked++;
     lines.push(`  ${TAG.unchecked}sshPrivateKey: set (secret); its content could not be checked without \`pulumi login\``);
   } else {

@@ -172,3 +172,51 @@ describe("pulumi preview refuses a value with one clean error", () => {
     }
   });
 });
+
+describe("bootstrap: true (README: Preparing a new server)", () => {
+  const rootKey = join(PROJECT_DIR, ".local-target/ssh/root_ed25519");
+  const keyPath = ".local-target/ssh/id_ed25519";
+
+  afterAll(() => {
+    for (const key of ["bootstrap", "adminSshPrivateKey"]) pulumi(["config", "rm", key]);
+    set("sshPrivateKeyPath", keyPath);
+  });
+
+  test("without adminSshPrivateKey: how to set it", () => {
+    set("imageTag", "v1");
+    set("bootstrap", "true");
+    expectRefusal(
+      preview(),
+      'adminSshPrivateKey: "" is not allowed; bootstrap: true connects as the admin (adminSshUser: root, or a user with ' +
+        "passwordless sudo): `pulumi config set --secret adminSshPrivateKey < ~/.ssh/admin_key`",
+    );
+  });
+
+  test("adminSshPrivateKey in plain text: refused, never shown", () => {
+    expect(pulumi(["config", "set", "adminSshPrivateKey"], SECRET).status).toBe(0);
+    expectRefusal(
+      preview(),
+      "adminSshPrivateKey: [secret] is not allowed; it is stored in plain text: set it again with " +
+        "`pulumi config set --secret adminSshPrivateKey < key`",
+    );
+  });
+
+  test("a deploy key configured as well: the program generates it", () => {
+    expect(pulumi(["config", "set", "--secret", "adminSshPrivateKey"], readFileSync(rootKey, "utf8")).status).toBe(0);
+    expectRefusal(
+      preview(),
+      `sshPrivateKeyPath: "${keyPath}" is not allowed; with bootstrap: true the program generates the deploy key: ` +
+        "`pulumi config rm sshPrivateKeyPath`",
+    );
+  });
+
+  test("then the preview plans the bootstrap before the host", () => {
+    expect(pulumi(["config", "rm", "sshPrivateKeyPath"]).status).toBe(0);
+    const run = preview();
+    expect(run.status === 0 ? "" : run.out).toBe("");
+    for (const name of ["local-bootstrap-deploy-key", "local-bootstrap-prepare", "local-bootstrap-authorize-key", "local-host-ready"]) {
+      expect(run.out).toContain(name);
+    }
+    expect(run.out).not.toContain("b3BlbnNzaC1rZXktdjE");
+  });
+});

@@ -328,6 +328,25 @@ new_release_on_8102() {
   serving_port port && [ "$port" = 8102 ]
 }
 
+@test "a run's probe token: a file nginx can stat in probe/ (0711), sent from a 0600 header file, never on argv; gone at the end" {
+  ENV_NAME=unit PORT_A=8101 PORT_B=8102
+  setup_env_dir
+  mkdir -p "$STATE_DIR" "$NGINX_DIR"
+  probe_token_make
+  [[ $PROBE_TOKEN_FILE =~ ^$NGINX_DIR/probe/[0-9a-f]{32}$ ]]
+  [ -f "$PROBE_TOKEN_FILE" ]
+  [ "$(stat -c %a "$NGINX_DIR/probe")" = 711 ]
+  [ "$(stat -c %a "$PROBE_HEADER_FILE")" = 600 ]
+  [ "$(cat "$PROBE_HEADER_FILE")" = "X-Deep-Calm-Probe: ${PROBE_TOKEN_FILE##*/}" ]
+  curl() { printf '%s\n' "$@" >"$BATS_TEST_TMPDIR/curl.argv"; }
+  front_curl -s http://127.0.0.1:8080/healthz
+  ! grep -q "${PROBE_TOKEN_FILE##*/}" "$BATS_TEST_TMPDIR/curl.argv"
+  grep -qxF "@$PROBE_HEADER_FILE" "$BATS_TEST_TMPDIR/curl.argv"
+  local token=$PROBE_TOKEN_FILE header=$PROBE_HEADER_FILE
+  probe_token_drop
+  [ ! -e "$token" ] && [ ! -e "$header" ] && [ -z "$PROBE_TOKEN_FILE" ]
+}
+
 # ---- drain: counted connections, bounded by --drain ---------------------------------------------
 
 # An ss that lists $1 connections for its first $2 calls, then none.
@@ -425,4 +444,69 @@ stub_ss() {
   check_line line false
   [ "$(json_eval 'Object.keys(j).join(" ")' "$line")" = "ok action env reason exitCode durationMs" ]
   [ "$(json_eval 'j.action + " " + j.reason' "$line")" = "check invalid --ports 'x'" ]
+}
+
+# ---- status: the lock's holder, the last attempt, the fields --front-url adds --------------------
+
+@test "the lock's taker is written down; status reports it only while the lock is really held" {
+  local lock words fd
+  ENV_NAME=unit
+  setup_env_dir
+  mkdir -p "$ENV_DIR"
+  status_lock lock
+  [ "$lock" = null ]
+  write_lock_owner 4242 deploy v2 20260102T030405Z-v2-4242 2026-01-02T03:04:05.678Z
+  lock_holder_words words
+  [ "$words" = "pid 4242, deploy v2 since 2026-01-02T03:04:05.678Z" ]
+  : >"$ENV_DIR/.lock"
+  # Written, but nobody holds the lock: free.
+  status_lock lock
+  [ "$lock" = null ]
+  exec {fd}>>"$ENV_DIR/.lock"
+  flock -n "$fd"
+  # Held by another process (a flock of its own open file): reported, with who took it.
+  run bash -c 'source "$1"; set +u; ENV_NAME=unit ROOT=$2; setup_env_dir; status_lock l; printf %s "$l"' x "$DC_RELEASE" "$ROOT"
+  exec {fd}>&-
+  [ "$status" -eq 0 ]
+  [ "$output" = '{"pid":4242,"action":"deploy","tag":"v2","releaseId":"20260102T030405Z-v2-4242","since":"2026-01-02T03:04:05.678Z"}' ]
+  # Taken and let go by the test: free again.
+  status_lock lock
+  [ "$lock" = null ]
+}
+
+@test "a rollback without --to is the previous release in the lock's words" {
+  local words
+  ENV_NAME=unit
+  setup_env_dir
+  mkdir -p "$ENV_DIR"
+  write_lock_owner 7 rollback "" r 2026-01-02T03:04:05.678Z
+  lock_holder_words words
+  [ "$words" = "pid 7, rollback previous since 2026-01-02T03:04:05.678Z" ]
+}
+
+@test "status's last attempt is deploy.log's last line, as a JSON string" {
+  local last
+  ENV_NAME=unit
+  setup_env_dir
+  mkdir -p "$ENV_DIR"
+  status_last last
+  [ "$last" = null ]
+  printf '%s\n' '{"ok":true,"action":"deploy","tag":"v1"}' '{"ok":false,"action":"deploy","tag":"v2","reason":"a \"quoted\" word"}' >"$ENV_DIR/deploy.log"
+  status_last last
+  [ "$(json_eval 'JSON.parse(j).tag + " " + JSON.parse(j).reason' "$last")" = 'v2 a "quoted" word' ]
+}
+
+@test "status with --front-url adds the probes, the warm release, the lock and the last attempt" {
+  local detail healthy
+  # Nothing listens on port 9 (discard) here: both probes are refused.
+  ENV_NAME=unit PORT_A=9 PORT_B=7 FRONT_URL=http://127.0.0.1:9 HEALTH_TIMEOUT=0.2
+  setup_env_dir
+  mkdir -p "$STATE_DIR" "$NGINX_DIR"
+  docker() { return 1; }
+  RUN[servingPort]=9
+  CUR=([tag]=v1 [digest]=sha256:a [port]=9)
+  status_detail detail healthy
+  [ "$healthy" = false ]
+  [ "$(json_eval 'Object.keys(j).join(" ")' "{${detail#,}}")" = "front direct warm lock lastAttempt" ]
+  [ "$(json_eval '[j.front.healthy, j.front.httpStatus, j.direct.port, j.direct.running, j.direct.answer, j.direct.healthy, j.warm, j.lock, j.lastAttempt]' "{${detail#,}}")" = '[false,null,9,false,"refused the connection",false,null,null,null]' ]
 }

@@ -78,9 +78,12 @@ afterAll(async () => {
 test("migrations apply once, in a transaction, recorded in schema_migrations", async () => {
   const s = schema("migrate");
   const log = logFor(s, path.join(tmp, "migrate.jsonl"), { migrate: false });
-  expect(await log.migrate()).toEqual(["001_deployments.sql"]);
+  expect(await log.migrate()).toEqual(["001_deployments.sql", "002_maintenance.sql"]);
   expect(await log.migrate()).toEqual([]);
-  expect(await sql(`SELECT name FROM "${s}".schema_migrations`)).toEqual([{ name: "001_deployments.sql" }]);
+  expect(await sql(`SELECT name FROM "${s}".schema_migrations ORDER BY name`)).toEqual([
+    { name: "001_deployments.sql" },
+    { name: "002_maintenance.sql" },
+  ]);
   const columns = await sql<{ column_name: string }>(
     "SELECT column_name FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'deployments' ORDER BY ordinal_position",
     [s],

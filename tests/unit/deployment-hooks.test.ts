@@ -5,15 +5,24 @@ import { runStack } from "./harness";
 jest.setTimeout(30_000);
 
 test.each(["dev", "local"])(
-  "%s: the release command carries the named success and error hooks; no other resource has any",
+  "%s: the release command carries the named success and error hooks, the maintenance command its toggle hook; no other resource has any",
   async (stack) => {
     const run = await runStack(stack);
-    expect(run.hooks.registered.sort()).toEqual([`${stack}-deployment-failure-recorded`, `${stack}-deployment-recorded`]);
-    expect([...run.hooks.bindings.keys()]).toEqual([`${stack}-release-deploy`]);
+    expect(run.hooks.registered.sort()).toEqual([
+      `${stack}-deployment-failure-recorded`,
+      `${stack}-deployment-recorded`,
+      `${stack}-maintenance-recorded`,
+    ]);
+    expect([...run.hooks.bindings.keys()].sort()).toEqual([`${stack}-maintenance`, `${stack}-release-deploy`]);
     expect(run.hooks.bindings.get(`${stack}-release-deploy`)).toEqual({
       afterCreate: [`${stack}-deployment-recorded`],
       afterUpdate: [`${stack}-deployment-recorded`],
       onError: [`${stack}-deployment-failure-recorded`],
+    });
+    expect(run.hooks.bindings.get(`${stack}-maintenance`)).toEqual({
+      afterCreate: [`${stack}-maintenance-recorded`],
+      afterUpdate: [`${stack}-maintenance-recorded`],
+      onError: [],
     });
   },
 );

@@ -324,7 +324,7 @@ describe("commands and renderers", () => {
     expect(isDeploymentRecord({ ...success(), status: "ok" })).toBe(false);
     expect(currentRunId({ GITHUB_RUN_ID: "99", GITHUB_RUN_ATTEMPT: "2" })).toBe("gh-99-2");
     expect(currentRunId({ DEEP_CALM_DEPLOY_ID: "abc" })).toBe("abc");
-    expect(loadMigrations().map((m) => m.name)).toEqual(["001_deployments.sql"]);
+    expect(loadMigrations().map((m) => m.name)).toEqual(["001_deployments.sql", "002_maintenance.sql"]);
   });
 });
 

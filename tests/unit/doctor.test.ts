@@ -151,6 +151,24 @@ describe("doctor", () => {
     expect(report.lines.join("\n")).not.toContain("postgres://");
   });
 
+  test("bootstrap: true checks the admin key instead of the deploy key (the program generates that one)", () => {
+    const base = { ...Object.fromEntries(Object.entries(REPO_TEST).map(([k, e]) => [k, e.value])), sshHostKey: ED25519, bootstrap: true };
+    const missing = doctorReport(input({ source: "backend", config: config(base) })).lines;
+    expect(missing).toContain(
+      '  MISSING      adminSshPrivateKey: "" is not allowed; bootstrap: true connects as the admin (adminSshUser: root, or a user with ' +
+        "passwordless sudo): `pulumi config set --secret adminSshPrivateKey < ~/.ssh/admin_key`; fix: pulumi config set --secret " +
+        "adminSshPrivateKey -s test < ~/.ssh/admin_key",
+    );
+    expect(missing.join("\n")).not.toContain("sshPrivateKey: not set");
+    const set = doctorReport(input({ source: "backend", config: config(base, { adminSshPrivateKey: PEM }) })).lines;
+    expect(set).toContain("  ok           adminSshPrivateKey: set (secret); the deploy key is generated (bootstrap)");
+    const both = doctorReport(input({ source: "backend", config: config(base, { adminSshPrivateKey: PEM, sshPrivateKey: PEM }) })).lines;
+    expect(both.join("\n")).toContain(
+      "INVALID      sshPrivateKey: [secret] is not allowed; with bootstrap: true the program generates the deploy key: `pulumi config rm sshPrivateKey`",
+    );
+    expect([...missing, ...set, ...both].join("\n")).not.toContain("OPENSSH");
+  });
+
   test("a deploy key encrypted in the stack file is set but unchecked without a login", () => {
     const report = doctorReport(input({ config: { ...REPO_TEST, ...config({}, { sshPrivateKey: undefined }) } }));
     expect(report.lines).toContain("  UNCHECKED    sshPrivateKey: set (secret); its content could not be checked without `pulumi login`");

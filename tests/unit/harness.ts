@@ -85,6 +85,17 @@ export const BASE_CONFIG: Record<string, Record<string, unknown>> = {
     publicUrl: "https://dc.example.com",
     githubReviewerIds: [101, 102],
   },
+  // A review stack's config is dev's, copied (`pulumi config cp -s dev -d review-42`).
+  "review-42": {
+    imageTag: "sha-0123abc",
+    imageDigest: `sha256:${"d".repeat(64)}`,
+    host: "dev.dc.example.com",
+    sshHostKey: HOST_KEY,
+    publicUrl: "https://dev.dc.example.com",
+    serverName: "dev.dc.example.com",
+    nginxListen: "127.0.0.1:8001",
+    telegramChatId: "833478509",
+  },
   local: {
     imageTag: "v1",
     imageRegistry: "127.0.0.1:5000",
@@ -124,6 +135,8 @@ export interface RunOptions {
   config?: Record<string, unknown>;
   sshPrivateKey?: string | undefined;
   sshPrivateKeyIsSecret?: boolean;
+  adminSshPrivateKey?: string;
+  adminSshPrivateKeyIsSecret?: boolean;
   releaseScript?: string;
   releaseStdout?: string;
   registryDigest?: string;
@@ -225,7 +238,10 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
           state.stdout = args.name.endsWith("-release-deploy") ? releaseStdout : "20.10.24\n";
           state.stderr = "";
         }
-        if (args.type === "random:index/randomPassword:RandomPassword") {
+        if (
+          args.type === "random:index/randomPassword:RandomPassword" ||
+          args.type === "pulumi-nodejs:dynamic/deepcalm:GeneratedPassword"
+        ) {
           state.result = `generated-${args.name}-Zq9`;
         }
         return { id: `${args.name}-id`, state };
@@ -254,6 +270,8 @@ export async function runStack(stack: string, options: RunOptions = {}): Promise
         read: mapReader(config),
         sshPrivateKey: "sshPrivateKey" in options ? options.sshPrivateKey : SSH_KEY,
         sshPrivateKeyIsSecret: options.sshPrivateKeyIsSecret ?? true,
+        adminSshPrivateKey: options.adminSshPrivateKey,
+        adminSshPrivateKeyIsSecret: options.adminSshPrivateKeyIsSecret ?? true,
         releaseScript: options.releaseScript ?? RELEASE_SCRIPT,
         appSecrets: options.appSecrets,
       },

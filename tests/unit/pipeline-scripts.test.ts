@@ -36,6 +36,10 @@ describe("post-deploy-check.sh", () => {
         res.writeHead(401).end();
         return;
       }
+      if (req.url === "/maintenance-healthz") {
+        res.writeHead(503, { "retry-after": "300", "x-deep-calm-maintenance": "on" }).end("<h1>Maintenance</h1>");
+        return;
+      }
       if (req.url === "/slow-healthz") {
         healthCalls += 1;
         res.writeHead(healthCalls < 3 ? 503 : 200).end();
@@ -73,6 +77,16 @@ describe("post-deploy-check.sh", () => {
     const denied = await check([base, "/private/healthz"], { HEALTH_RETRIES: "0" });
     expect(denied.status).toBe(1);
     expect(denied.stderr).toContain("did not answer 2xx");
+  });
+
+  test("maintenance on: the page (503, X-Deep-Calm-Maintenance: on) passes at once, said so; a plain 503 still fails", async () => {
+    const result = await check([base, "/maintenance-healthz", "/version"], { HEALTH_RETRIES: "0" });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe(
+      `health: ${base}/maintenance-healthz serves the maintenance page (maintenance is on); the release was checked through nginx on the host\n`,
+    );
+    const plain = await check([base, "/broken"], { HEALTH_RETRIES: "0" });
+    expect(plain.status).toBe(1);
   });
 
   test("refuses a url that is not http(s)", async () => {

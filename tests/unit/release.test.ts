@@ -25,6 +25,7 @@ const settings: ReleaseSettings = {
   authFile: "/opt/deep-calm/test/smoke.netrc",
   lockTimeoutSeconds: 120,
   switchTimeoutSeconds: 10,
+  maxReviewEnvs: 10,
 };
 
 test("deploy command, exactly: every option, in the option table's order", () => {
@@ -34,7 +35,7 @@ test("deploy command, exactly: every option, in the option table's order", () =>
       `--digest ${digest} --root /opt/deep-calm --ports 8101,8102 --health-path /healthz --health-retries 30 ` +
       "--health-successes 2 --health-interval 0.5 --health-timeout 2 --drain 2 --warm 60 --bake 10 --keep 3 " +
       "--migrate 'alembic upgrade head' --migrate-timeout 300 --stop-timeout 10 --front-url http://127.0.0.1:8080 " +
-      "--smoke /healthz --smoke /version --auth-file /opt/deep-calm/test/smoke.netrc --lock-timeout 120 --switch-timeout 10",
+      "--smoke /healthz --smoke /version --auth-file /opt/deep-calm/test/smoke.netrc --lock-timeout 120 --switch-timeout 10 --max-review-envs 10",
   );
 });
 

@@ -13,6 +13,7 @@ const list = (run: Run) => run.resources.map((r) => `${r.type} ${r.name}`).sort(
 const byName = (run: Run) => new Map(run.resources.map((r) => [r.name, r]));
 const hostCommands = (env: string) => [
   `command:remote:Command ${env}-host-ready`,
+  `command:remote:Command ${env}-maintenance`,
   `command:remote:Command ${env}-project-dirs`,
   `command:remote:Command ${env}-project-env-file`,
   `command:remote:Command ${env}-project-nginx-reload`,
@@ -475,7 +476,7 @@ describe("the host target", () => {
       .filter((r) => r.type.startsWith("command:remote:") || r.type.endsWith(":ObservedRelease"))
       .map((r) => r.name)
       .filter((name) => name !== "test-host-ready");
-    expect(onHost).toHaveLength(11);
+    expect(onHost).toHaveLength(12);
     expect(onHost.filter((name) => !waitsFor(run, name).includes("test-host-ready"))).toEqual([]);
   });
 

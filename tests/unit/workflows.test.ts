@@ -11,6 +11,7 @@ import { runStack } from "./harness";
 const ROOT = join(__dirname, "..", "..");
 const WORKFLOWS_DIR = join(ROOT, ".github", "workflows");
 const APP_REPO_SNIPPET = join(ROOT, "docs", "app-repo-notify.yml");
+const APP_REPO_REVIEW = join(ROOT, "docs", "app-repo-review.yml");
 
 type Json = Record<string, unknown>;
 
@@ -60,7 +61,7 @@ const byName = (file: string): Workflow => {
   }
   return found.workflow;
 };
-const everyFile = [...workflows, load(APP_REPO_SNIPPET)];
+const everyFile = [...workflows, load(APP_REPO_SNIPPET), load(APP_REPO_REVIEW)];
 
 /** Trigger names of an `on:` in any of its three forms. */
 function triggers(on: unknown): string[] {
@@ -88,8 +89,10 @@ function jobs(w: Loaded): [string, Job][] {
 const pulumiCommand = (job: Job): string | undefined =>
   job.steps?.find((s) => s.uses?.startsWith("pulumi/actions@"))?.with?.command as string | undefined;
 
-/** Jobs that change what an environment runs: `pulumi up` or the rollback command. */
-const deploys = (job: Job): boolean => pulumiCommand(job) === "up" || (job.steps ?? []).some((s) => s.run?.includes("npm run rollback"));
+/** Jobs that change what an environment runs: `pulumi up`, the rollback command or the review-env command. */
+const deploys = (job: Job): boolean =>
+  pulumiCommand(job) === "up" ||
+  (job.steps ?? []).some((s) => s.run?.includes("npm run rollback") || s.run?.includes("npm run review-env"));
 
 /** Jobs that push to the repository: they mint the GitHub App token. */
 const pushes = (job: Job): boolean => (job.steps ?? []).some((s) => s.uses?.startsWith("actions/create-github-app-token@"));
@@ -103,11 +106,12 @@ const APP_TOKEN_STEP = {
   },
 };
 
-test("the four workflows are there", () => {
+test("the five workflows are there", () => {
   expect(workflows.map((w) => w.file)).toEqual([
     ".github/workflows/ci.yml",
     ".github/workflows/deploy.yml",
     ".github/workflows/preview.yml",
+    ".github/workflows/review.yml",
     ".github/workflows/rollback.yml",
   ]);
 });
@@ -258,8 +262,9 @@ describe("what deploys, and from where", () => {
     const script = readFileSync(join(ROOT, "scripts", "ci", "commit-desired-tag.sh"), "utf8");
     expect(script).toContain('readonly BOT_NAME="github-actions[bot]"');
     expect(script).toContain('-m "deploy($stack): $tag"');
-    // Every other workflow that deploys is started by hand only.
-    for (const w of workflows.filter((x) => jobs(x).some(([, j]) => deploys(j)) && x.file !== ".github/workflows/deploy.yml")) {
+    // Every other workflow that deploys is started by hand only, but review.yml (the app repo's PR events, a schedule).
+    const byHand = (x: Loaded) => ![".github/workflows/deploy.yml", ".github/workflows/review.yml"].includes(x.file);
+    for (const w of workflows.filter((x) => jobs(x).some(([, j]) => deploys(j)) && byHand(x))) {
       expect([w.file, triggers(w.workflow.on)]).toEqual([w.file, ["workflow_dispatch"]]);
     }
   });
@@ -298,7 +303,7 @@ describe("what deploys, and from where", () => {
           .map((s) => [w.file, name, String(s.with?.["pulumi-version"])] as const),
       ),
     );
-    expect(versions.length).toBe(4);
+    expect(versions.length).toBe(7);
     for (const [file, name, version] of versions) {
       expect([file, name, version]).toEqual([file, name, built]);
       expect([file, name, atLeast(version, sdk ?? "")]).toEqual([file, name, true]);
@@ -396,7 +401,7 @@ describe("permissions", () => {
 });
 
 describe("environments and concurrency", () => {
-  const DEPLOY_ENVS = ["dev", "test", "${{ inputs.environment }}"];
+  const DEPLOY_ENVS = ["dev", "test", "review", "${{ inputs.environment }}"];
 
   test("every job that runs pulumi up or the rollback command is in a dev/test environment", () => {
     const deployJobs: string[] = [];
@@ -408,7 +413,7 @@ describe("environments and concurrency", () => {
         }
       }
     }
-    expect(deployJobs.sort()).toEqual(["deploy-dev", "deploy-test", "rollback"]);
+    expect(deployJobs.sort()).toEqual(["deploy-dev", "deploy-test", "review-destroy", "review-expire", "review-up", "rollback"]);
   });
 
   test("one deploy per environment: group deploy-<env>, never cancelled; rollbacks in a group no deploy can cancel", () => {
@@ -419,7 +424,10 @@ describe("environments and concurrency", () => {
           continue;
         }
         // A pending rollback would be cancelled by any later deploy in a shared group (one pending job per group).
-        const expectedGroup = env.startsWith("${{") ? "rollback-${{ inputs.environment }}" : `deploy-${env}`;
+        // A review env's runs queue per pull request, the nightly expiry in its own group.
+        const reviewGroup = name === "review-expire" ? "review-expire" : "review-pr-${{ github.event.client_payload.number }}";
+        const expectedGroup =
+          env === "review" ? reviewGroup : env.startsWith("${{") ? "rollback-${{ inputs.environment }}" : `deploy-${env}`;
         expect([name, job.concurrency]).toEqual([name, { group: expectedGroup, "cancel-in-progress": false }]);
       }
     }
@@ -530,4 +538,60 @@ test("dependabot keeps npm, the actions and the Go tools module current, weekly"
     ["github-actions", "/", "weekly"],
     ["gomod", "/tools/pulumi", "weekly"],
   ]);
+});
+
+describe("review environments (review.yml, docs/app-repo-review.yml)", () => {
+  const review = byName("review.yml");
+  const run = (job: string) =>
+    (review.jobs[job]?.steps ?? [])
+      .map((s) => s.run ?? "")
+      .filter((r) => r !== "")
+      .join("\n");
+
+  test("triggers: the app repo's app-pull-request event and a nightly schedule, nothing else", () => {
+    expect(triggers(review.on).sort()).toEqual(["repository_dispatch", "schedule"]);
+    expect(trigger(review, "repository_dispatch").types).toEqual(["app-pull-request"]);
+    expect((review.on as { schedule: { cron: string }[] }).schedule).toHaveLength(1);
+  });
+
+  test("a PR event creates or updates the env and comments its URL; closing destroys it; the schedule expires idle envs", () => {
+    expect(review.jobs["review-up"]?.if).toBe(
+      "github.event_name == 'repository_dispatch' && github.event.client_payload.action != 'closed'",
+    );
+    expect(review.jobs["review-destroy"]?.if).toBe(
+      "github.event_name == 'repository_dispatch' && github.event.client_payload.action == 'closed'",
+    );
+    expect(review.jobs["review-expire"]?.if).toBe("github.event_name == 'schedule'");
+    expect(run("review-up")).toContain('npm run review-env -- up "$PR"');
+    expect(run("review-up")).toContain('gh api --method POST "repos/$APP_REPO/issues/$PR/comments"');
+    expect(JSON.stringify(review.jobs["review-up"]?.steps)).toContain('"URL":"${{ steps.up.outputs.url }}"');
+    expect(run("review-destroy")).toBe('npm ci\nnpm run review-env -- destroy "$PR"');
+    expect(run("review-expire")).toBe("npm ci\nnpm run review-env -- expire");
+  });
+
+  test("the PR number reaches the script only through env:, and the app repo is a variable, not the payload", () => {
+    for (const job of ["review-up", "review-destroy"]) {
+      const steps = review.jobs[job]?.steps ?? [];
+      expect(steps.filter((s) => s.run?.includes("review-env")).map((s) => s.env?.PR)).toEqual([
+        "${{ github.event.client_payload.number }}",
+      ]);
+    }
+    expect(JSON.stringify(review)).not.toContain("client_payload.repository");
+  });
+
+  test("the app repo's side: the PR's image as pr-<n>, then the event with number and action; no fork gets secrets", () => {
+    const snippet = load(APP_REPO_REVIEW);
+    expect(triggers(snippet.workflow.on)).toEqual(["pull_request"]);
+    expect((snippet.workflow.on as { pull_request: { types: string[] } }).pull_request.types).toEqual([
+      "opened",
+      "reopened",
+      "synchronize",
+      "closed",
+    ]);
+    expect(snippet.text).toContain("-f event_type=app-pull-request");
+    expect(snippet.text).toContain("IMAGE: ghcr.io/${{ github.repository }}:pr-${{ github.event.pull_request.number }}");
+    for (const job of Object.values(snippet.workflow.jobs)) {
+      expect(job.if).toContain("github.event.pull_request.head.repo.full_name == github.repository");
+    }
+  });
 });
