@@ -1,5 +1,3 @@
-import * as pulumi from "@pulumi/pulumi";
-
 /** A config value that was rejected: the key, the value as it may be shown, and what is allowed. */
 export class ConfigValueError extends Error {
   constructor(
@@ -26,17 +24,4 @@ export function showValue(value: unknown, secret: boolean): string {
   const text = typeof value === "string" ? value : JSON.stringify(value);
   const printable = JSON.stringify(text.length > 80 ? `${text.slice(0, 77)}...` : text);
   return `${printable}${text.length > 80 ? ` (${text.length} chars)` : ""}`;
-}
-
-/** Runs a validation and turns its failure into a ResourceError attached to `resource`. */
-export function validateFor<T>(resource: pulumi.Resource | undefined, check: () => T): T {
-  try {
-    return check();
-  } catch (err) {
-    if (err instanceof ConfigValueError) {
-      // The message says everything; a stack trace would only bury it.
-      throw new pulumi.ResourceError(err.message, resource, true);
-    }
-    throw err;
-  }
 }

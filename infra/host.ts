@@ -2,8 +2,6 @@ import * as command from "@pulumi/command";
 import * as pulumi from "@pulumi/pulumi";
 import { shellJoin } from "./quote";
 import { LEGACY_TRIGGERS } from "./release";
-import { knownHostsName } from "./ssh";
-import { PINNABLE_HOST_KEYS } from "./validate";
 
 /**
  * The connection as stacks/config.ts validated it (loadStackConfig, loadPrivateKey): HostTarget
@@ -60,25 +58,4 @@ export class HostTarget extends pulumi.ComponentResource {
     this.dockerVersion = this.ready.stdout.apply((s) => s.trim());
     this.registerOutputs({ dockerVersion: this.dockerVersion });
   }
-}
-
-/**
- * The pinned key of `host:port` in a known_hosts file (`[host]:port` unless the port is 22), as
- * `type base64`: ed25519 first, then ecdsa, then any other (which the pin's check refuses, saying
- * why). Hashed entries cannot be matched and are skipped.
- */
-export function hostKeyFromKnownHosts(knownHosts: string, host: string, port: number): string | undefined {
-  const name = knownHostsName(host, port);
-  const keys: string[] = [];
-  for (const line of knownHosts.split("\n")) {
-    const [hosts, type, key] = line.trim().split(/\s+/);
-    if (hosts !== undefined && !hosts.startsWith("#") && type && key && hosts.split(",").includes(name)) {
-      keys.push(`${type} ${key}`);
-    }
-  }
-  const rank = (k: string) => {
-    const i = PINNABLE_HOST_KEYS.indexOf(k.split(" ")[0] ?? "");
-    return i < 0 ? PINNABLE_HOST_KEYS.length : i;
-  };
-  return keys.sort((a, b) => rank(a) - rank(b))[0];
 }

@@ -9,7 +9,8 @@
  */
 import * as pulumi from "@pulumi/pulumi";
 import * as pulumiservice from "@pulumi/pulumiservice";
-import { ConfigValueError, showValue, validateFor } from "./errors";
+import { ConfigValueError, showValue } from "./errors";
+import { validateFor } from "./validate-for";
 
 const REPOSITORY = /^[A-Za-z0-9-]{1,39}\/[A-Za-z0-9._-]{1,100}$/;
 const BRANCH = /^(?!refs\/)(?!.*\.\.)(?!.*\/\/)[A-Za-z0-9][A-Za-z0-9._/-]{0,199}(?<![./])$/;

@@ -2,12 +2,12 @@
  * The one typed config module: reads every key declared in Pulumi.yaml, applies the stack
  * profile's defaults and validates each value before any resource is declared.
  */
-import * as pulumi from "@pulumi/pulumi";
+import type * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { hostKeyFromKnownHosts } from "../infra/host";
+import { hostKeyFromKnownHosts } from "../infra/known-hosts";
 import { ConfigValueError, showValue } from "../infra/errors";
-import { DigestSource, imageDigest, imageRegistry, imageRepository } from "../infra/image";
+import { DigestSource, imageDigest, imageRegistry, imageRepository } from "../infra/image-ref";
 import { envLayout } from "../infra/layout";
 import { Maintenance, maintenanceMessage } from "../infra/maintenance";
 import { ReleaseSettings } from "../infra/release";

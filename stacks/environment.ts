@@ -6,7 +6,7 @@ import { AppSecretsConfig, appSecretUploads } from "../infra/app-secrets";
 import { adminConnection, HostBootstrap } from "../infra/bootstrap";
 import { ComposeProject } from "../infra/compose";
 import { GeneratedPassword } from "../infra/generated-password";
-import { validateFor } from "../infra/errors";
+import { validateFor } from "../infra/validate-for";
 import { AppRepoFiles, GithubEnvironment } from "../infra/github";
 import { HostTarget } from "../infra/host";
 import { Image } from "../infra/image";

@@ -1,4 +1,4 @@
-import { DigestSource } from "../infra/image";
+import type { DigestSource } from "../infra/image-ref";
 
 /** What an environment contains; the stack name picks one. */
 export interface StackProfile {

@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { hostKeyFromKnownHosts } from "../../infra/host";
+import { hostKeyFromKnownHosts } from "../../infra/known-hosts";
 import { knownHostsLine, sshArgv } from "../../infra/ssh";
 import { LOCAL_SSH_DIR, localTarget } from "../../scripts/lib/local-target";
 

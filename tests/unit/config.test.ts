@@ -1,5 +1,5 @@
 import * as pulumi from "@pulumi/pulumi";
-import { hostKeyFromKnownHosts } from "../../infra/host";
+import { hostKeyFromKnownHosts } from "../../infra/known-hosts";
 import { frontUrl, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "../../stacks/config";
 import { BASE_CONFIG, HOST_KEY, lastRegistered, mapReader, runStack, SSH_KEY } from "./harness";
 
