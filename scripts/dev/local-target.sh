@@ -22,7 +22,10 @@ SSH_PORT=2222
 # Root logs in on this sshd only, with the test key below (the bootstrap's admin in the e2e test);
 # the users that test bootstraps log in with the keys it generates.
 ROOT_KEY="$SSH_DIR/root_ed25519"
-ROOT_AUTHORIZED_KEYS="$SSH_DIR/root_authorized_keys"
+# Root's authorized key for the local sshd only. Not under the checkout: sshd's StrictModes refuses
+# a key file below a group- or world-writable directory, which a checkout under /tmp has.
+ROOT_AUTHORIZED_KEYS_DIR=/etc/ssh/deep-calm-local-target
+ROOT_AUTHORIZED_KEYS="$ROOT_AUTHORIZED_KEYS_DIR/root_authorized_keys"
 BOOTSTRAP_TEST_USERS=dcboot
 REGISTRY_ADDR=127.0.0.1:5000
 SUDOERS_FILE=/etc/sudoers.d/deep-calm-deploy
@@ -207,6 +210,7 @@ write_ssh_files() {
     ssh-keygen -q -t ed25519 -N '' -C deep-calm-local-deploy -f "$SSH_DIR/id_ed25519"
   [[ -f $ROOT_KEY ]] ||
     ssh-keygen -q -t ed25519 -N '' -C deep-calm-local-root -f "$ROOT_KEY"
+  install -d -o root -g root -m 0755 "$ROOT_AUTHORIZED_KEYS_DIR"
   write_if_changed "$ROOT_AUTHORIZED_KEYS" <"$ROOT_KEY.pub"
   for type in $HOST_KEY_TYPES; do
     printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$SSH_DIR/ssh_host_${type}_key.pub")"
@@ -239,7 +243,7 @@ X11Forwarding no
 MaxStartups 50:30:100
 MaxSessions 50
 Subsystem sftp internal-sftp
-# Root's key is the test key alone, kept with the local target's files (never /root/.ssh).
+# Root's key is this checkout's test key alone (never /root/.ssh).
 Match User root
   AuthorizedKeysFile $ROOT_AUTHORIZED_KEYS
 EOF
