@@ -15,6 +15,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { ed25519KeyFiles, publicKeyWithoutComment } from "./deploy-key";
+import { sshConnection } from "./host";
 import { shellJoin } from "./quote";
 
 export const BOOTSTRAP_SCRIPT = join(__dirname, "..", "host", "dc-bootstrap");
@@ -216,13 +217,5 @@ export interface AdminConnectionArgs {
 
 /** The admin's connection: the same pinned host key and dial bounds as the deploy connection (infra/host.ts). */
 export function adminConnection(args: AdminConnectionArgs): pulumi.Output<command.types.input.remote.ConnectionArgs> {
-  const plain = {
-    host: args.host,
-    port: args.port,
-    user: args.user,
-    hostKey: args.hostKey,
-    perDialTimeout: args.dialTimeoutSeconds,
-    dialErrorLimit: args.dialAttempts,
-  };
-  return pulumi.secret(args.privateKey).apply((privateKey) => ({ ...plain, privateKey }));
+  return sshConnection(args);
 }

@@ -23,6 +23,19 @@ export interface HostTargetArgs {
   dialAttempts: number;
 }
 
+/** A command provider connection: the pinned host key, the dial bounds, the key kept a secret. */
+export function sshConnection(args: HostTargetArgs): pulumi.Output<command.types.input.remote.ConnectionArgs> {
+  const plain = {
+    host: args.host,
+    port: args.port,
+    user: args.user,
+    hostKey: args.hostKey,
+    perDialTimeout: args.dialTimeoutSeconds,
+    dialErrorLimit: args.dialAttempts,
+  };
+  return pulumi.secret(args.privateKey).apply((privateKey) => ({ ...plain, privateKey }));
+}
+
 /** The command that proves the host can run a release: the docker daemon answers the deploy user. */
 export function readinessArgv(): string[] {
   return ["docker", "version", "--format", "{{.Server.Version}}"];
@@ -40,15 +53,7 @@ export class HostTarget extends pulumi.ComponentResource {
 
   constructor(name: string, args: HostTargetArgs, opts?: pulumi.ComponentResourceOptions) {
     super("deepcalm:host:HostTarget", name, {}, opts);
-    const plain = {
-      host: args.host,
-      port: args.port,
-      user: args.user,
-      hostKey: args.hostKey,
-      perDialTimeout: args.dialTimeoutSeconds,
-      dialErrorLimit: args.dialAttempts,
-    };
-    this.connection = pulumi.secret(args.privateKey).apply((privateKey) => ({ ...plain, privateKey }));
+    this.connection = sshConnection(args);
     this.ready = new command.remote.Command(
       `${name}-ready`,
       // No triggers: a new host or connection setting is an update, which runs `create` again.
