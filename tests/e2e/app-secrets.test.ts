@@ -28,38 +28,34 @@ const SECRETS: Record<string, string> = {
 let project: FixtureProject;
 let telegram: TelegramStandIn;
 
-/** Runs pulumi in the temp project, bounded by a timeout; `input` goes to its stdin. */
-function pulumi(args: string[], input?: string): Promise<Run> {
-  return project.run(args, { input: input ?? "" });
-}
-
-async function ok(args: string[], input?: string): Promise<Run> {
-  const run = await pulumi(args, input);
-  expect(run.status === 0 ? "" : run.out).toBe("");
-  return run;
-}
-
 /** A value goes in on stdin, as a user pipes a file in: never on a command line. */
-const setSecret = (key: string, value: string) => ok(["config", "set", "--secret", "--path", `appSecrets.${key}`], value);
+const setSecret = (key: string, value: string) => project.ok(["config", "set", "--secret", "--path", `appSecrets.${key}`], value);
 
 async function up(tag: string): Promise<Run> {
-  await ok(["config", "set-all", "--plaintext", `tag=${tag}`, "--plaintext", `digest=${imageDigests()[tag]}`]);
-  return pulumi(["up", "--yes", "--skip-preview", "--color", "never"]);
+  await project.ok(["config", "set-all", "--plaintext", `tag=${tag}`, "--plaintext", `digest=${imageDigests()[tag]}`]);
+  return project.run(["up", "--yes", "--skip-preview", "--color", "never"]);
 }
 
 beforeAll(async () => {
   project = new FixtureProject("secrets-program", "probe", "app-secrets-probe-only");
   telegram = await startTelegramStandIn();
-  await ok(["stack", "init"]);
-  await ok(["config", "set-all", "--plaintext", `schema=${SCHEMA}`, "--plaintext", `spoolPath=${join(project.dir, "spool.jsonl")}`]);
-  await ok(["config", "set-all", "--plaintext", `telegramApiUrl=${telegram.url}`]);
-  await ok(["config", "set", "--secret", "databaseUrl"], databaseUrl());
-  await ok(["config", "set", "--secret", "telegramBotToken"], "6012345678:AAE_secrets-probe-token");
+  await project.ok(["stack", "init"]);
+  await project.ok([
+    "config",
+    "set-all",
+    "--plaintext",
+    `schema=${SCHEMA}`,
+    "--plaintext",
+    `spoolPath=${join(project.dir, "spool.jsonl")}`,
+  ]);
+  await project.ok(["config", "set-all", "--plaintext", `telegramApiUrl=${telegram.url}`]);
+  await project.ok(["config", "set", "--secret", "databaseUrl"], databaseUrl());
+  await project.ok(["config", "set", "--secret", "telegramBotToken"], "6012345678:AAE_secrets-probe-token");
   for (const [key, value] of Object.entries(SECRETS)) await setSecret(key, value);
 });
 
 afterAll(async () => {
-  const destroy = await pulumi(["destroy", "--yes", "--skip-preview", "--color", "never"]);
+  const destroy = await project.destroy();
   await telegram.close();
   await dropSchema(SCHEMA);
   project.remove();
@@ -78,7 +74,7 @@ test("pulumi up: the release gets each value byte for byte; pulumi's output neve
 });
 
 test("the state holds them only encrypted: not in plain text, not in a command line, not in an output", async () => {
-  const exported = (await ok(["stack", "export"])).stdout;
+  const exported = (await project.ok(["stack", "export"])).stdout;
   const commands = (
     JSON.parse(exported) as { deployment: { resources: { type: string; inputs?: Record<string, unknown> }[] } }
   ).deployment.resources
@@ -91,8 +87,8 @@ test("the state holds them only encrypted: not in plain text, not in a command l
     expect(text).not.toContain(bundled);
   }
   // They are in the state, encrypted: the passphrase shows them.
-  expect((await ok(["stack", "export", "--show-secrets"])).stdout).toContain(bundled);
-  const outputs = (await ok(["stack", "output", "--json", "--show-secrets"])).stdout;
+  expect((await project.ok(["stack", "export", "--show-secrets"])).stdout).toContain(bundled);
+  const outputs = (await project.ok(["stack", "output", "--json", "--show-secrets"])).stdout;
   const { url, result } = JSON.parse(outputs) as { url: string; result: unknown };
   expect({ url, result: releaseResultFrom(result) }).toMatchObject({ url: "http://127.0.0.1:8353", result: { ok: true, tag: "v1" } });
   expect(outputs).not.toContain(MARK);
@@ -118,9 +114,9 @@ test("a failed release: its row, its Telegram message, deploy.log and the releas
 
 test("an entry set without --secret is refused at preview, with the fix", async () => {
   // --plaintext: the CLI itself balks at a plain entry in a map that holds secrets.
-  await ok(["config", "set", "--plaintext", "--path", "appSecrets.SENTRY_DSN", "https://plain.example"]);
-  const preview = await pulumi(["preview", "--color", "never"]);
-  await ok(["config", "rm", "--path", "appSecrets.SENTRY_DSN"]);
+  await project.ok(["config", "set", "--plaintext", "--path", "appSecrets.SENTRY_DSN", "https://plain.example"]);
+  const preview = await project.run(["preview", "--color", "never"]);
+  await project.ok(["config", "rm", "--path", "appSecrets.SENTRY_DSN"]);
   expect(preview.status).not.toBe(0);
   expect(preview.out).toContain(
     "appSecrets.SENTRY_DSN: [secret] is not allowed; it is stored in plain text: " +

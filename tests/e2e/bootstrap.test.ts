@@ -14,7 +14,7 @@ import { envLayout } from "../../infra/layout";
 import { releaseResultFrom } from "../../infra/release-result";
 import { statusAndBody } from "../../scripts/lib/load";
 import { imageDigests, local, REPO_ROOT } from "../integration/helpers";
-import { FixtureProject, Run } from "./fixture-project";
+import { FixtureProject } from "./fixture-project";
 
 jest.setTimeout(300_000);
 
@@ -28,20 +28,10 @@ const ROOT_KEY = join(REPO_ROOT, ".local-target/ssh/root_ed25519");
 const OPENSSH_KEY_BODY = "b3BlbnNzaC1rZXktdjE";
 let project: FixtureProject;
 
-function pulumi(args: string[], input?: string): Promise<Run> {
-  return project.run(args, { input: input ?? "" });
-}
-
-async function ok(args: string[], input?: string): Promise<Run> {
-  const run = await pulumi(args, input);
-  expect(run.status === 0 ? "" : run.out).toBe("");
-  return run;
-}
-
-const up = () => pulumi(["up", "--yes", "--skip-preview", "--color", "never"]);
+const up = () => project.run(["up", "--yes", "--skip-preview", "--color", "never"]);
 
 async function outputs(): Promise<Record<string, unknown>> {
-  return JSON.parse((await ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
+  return JSON.parse((await project.ok(["stack", "output", "--json"])).stdout) as Record<string, unknown>;
 }
 
 /** The deploy user's authorized keys, as `type base64` (comments dropped). */
@@ -66,12 +56,12 @@ async function cleanUp(): Promise<void> {
 beforeAll(async () => {
   await cleanUp(); // what an interrupted earlier run may have left
   project = new FixtureProject("bootstrap-program", "boot", "bootstrap-probe-only");
-  await ok(["stack", "init"]);
-  await ok(["config", "set-all", "--plaintext", "tag=v1", "--plaintext", `digest=${imageDigests().v1}`]);
+  await project.ok(["stack", "init"]);
+  await project.ok(["config", "set-all", "--plaintext", "tag=v1", "--plaintext", `digest=${imageDigests().v1}`]);
 });
 
 afterAll(async () => {
-  const destroy = await pulumi(["destroy", "--yes", "--skip-preview", "--color", "never"]);
+  const destroy = await project.destroy();
   // Destroy revokes the generated key; the prepared host stays (other stacks may use it).
   const left = await authorizedKeys();
   await cleanUp();
@@ -81,16 +71,16 @@ afterAll(async () => {
 });
 
 test("an admin key in plain text, or none, is refused at preview", async () => {
-  let run = await pulumi(["preview", "--color", "never"]);
+  let run = await project.run(["preview", "--color", "never"]);
   expect(run.status).not.toBe(0);
   expect(run.out).toContain('adminSshPrivateKey: "" is not allowed; bootstrap: true connects as the admin');
-  await ok(["config", "set", "adminSshPrivateKey"], "not-a-key-in-plain-text");
-  run = await pulumi(["preview", "--color", "never"]);
+  await project.ok(["config", "set", "adminSshPrivateKey"], "not-a-key-in-plain-text");
+  run = await project.run(["preview", "--color", "never"]);
   expect(run.status).not.toBe(0);
   expect(run.out).toContain("adminSshPrivateKey: [secret] is not allowed; it is stored in plain text");
   expect(run.out).not.toContain("not-a-key-in-plain-text");
   // The real key, on stdin.
-  await ok(["config", "set", "--secret", "adminSshPrivateKey"], readFileSync(ROOT_KEY, "utf8"));
+  await project.ok(["config", "set", "--secret", "adminSshPrivateKey"], readFileSync(ROOT_KEY, "utf8"));
 });
 
 test("pulumi up from root access only: user, sudoers, nginx include, root; v1 released with the generated key", async () => {
@@ -118,7 +108,7 @@ test("pulumi up from root access only: user, sudoers, nginx include, root; v1 re
 test("a second pulumi up changes nothing", async () => {
   const run = await up();
   expect(run.status === 0 ? "" : run.out).toBe("");
-  const history = JSON.parse((await ok(["stack", "history", "--json"])).stdout) as {
+  const history = JSON.parse((await project.ok(["stack", "history", "--json"])).stdout) as {
     resourceChanges?: Record<string, number>;
   }[];
   const changes = history[0]?.resourceChanges ?? {};
@@ -131,7 +121,7 @@ test("a second pulumi up changes nothing", async () => {
 });
 
 test("the state holds the private keys only encrypted", async () => {
-  const state = (await ok(["stack", "export"])).stdout;
+  const state = (await project.ok(["stack", "export"])).stdout;
   // Every OpenSSH private key's body starts with base64("openssh-key-v1"); the state has the
   // header only as text of the key provider's serialized code.
   expect(state).not.toContain(OPENSSH_KEY_BODY);
@@ -146,7 +136,7 @@ test("the state holds the private keys only encrypted", async () => {
 
 test("a new deployKeyRotation installs a new key and removes the old one; v1 keeps serving", async () => {
   const before = String((await outputs()).deployPublicKey);
-  await ok(["config", "set", "rotation", "2"]);
+  await project.ok(["config", "set", "rotation", "2"]);
   const started = Date.now();
   const run = await up();
   expect(run.status === 0 ? "" : run.out).toBe("");
@@ -158,6 +148,6 @@ test("a new deployKeyRotation installs a new key and removes the old one; v1 kee
   expect(await statusAndBody(`${FRONT}/version`)).toBe("200 v1");
   // And the next up is a no-op again.
   expect((await up()).status).toBe(0);
-  const history = JSON.parse((await ok(["stack", "history", "--json"])).stdout) as { resourceChanges?: Record<string, number> }[];
+  const history = JSON.parse((await project.ok(["stack", "history", "--json"])).stdout) as { resourceChanges?: Record<string, number> }[];
   expect(Object.keys(history[0]?.resourceChanges ?? {}).filter((op) => op !== "same")).toEqual([]);
 });

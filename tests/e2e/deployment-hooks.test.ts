@@ -106,7 +106,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const destroy = await project.run(["destroy", "--yes", "--skip-preview", "--color", "never"]);
+  const destroy = await project.destroy();
   await env.teardown();
   await telegram.close();
   await dropSchema(SCHEMA);

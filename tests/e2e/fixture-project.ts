@@ -90,6 +90,18 @@ export class FixtureProject {
     return this.run(args);
   }
 
+  /** Runs pulumi with `input` on stdin (empty when none) and expects it to succeed; its output is the failure message. */
+  async ok(args: string[], input = ""): Promise<Run> {
+    const run = await this.run(args, { input });
+    expect(run.status === 0 ? "" : run.out).toBe("");
+    return run;
+  }
+
+  /** `pulumi destroy` of the stack, non-interactive. */
+  destroy(): Promise<Run> {
+    return this.run(["destroy", "--yes", "--skip-preview", "--color", "never"]);
+  }
+
   remove(): void {
     rmSync(this.dir, { recursive: true, force: true });
   }
