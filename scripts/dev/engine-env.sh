@@ -5,9 +5,10 @@
 #   `node` it finds on PATH.
 # - Puts .engine/bin (if built) first on PATH: the `pulumi` CLI, with the Node.js
 #   language host next to it, where the CLI looks for its bundled language hosts.
-#   The command provider is not on PATH (that would make the CLI warn on every
-#   run): install-engine.sh installed it into the plugin cache
-#   (${PULUMI_HOME:-~/.pulumi}/plugins/resource-command-v1.2.1).
+#   The command and kubernetes providers are not on PATH (that would make the CLI warn on every
+#   run): install-engine.sh installed them into the plugin cache
+#   (${PULUMI_HOME:-~/.pulumi}/plugins/resource-command-v1.2.1, resource-kubernetes-v<the version
+#   of @pulumi/kubernetes in package.json>).
 # - Sets the environment for running with no network when the engine was built here.
 # It only sets variables: safe to source from scripts that use `set -euo pipefail`.
 
@@ -25,7 +26,8 @@ fi
 export PULUMI_SKIP_UPDATE_CHECK=true
 # Never download plugins where the engine was built here: install-engine.sh builds it only when
 # Pulumi cannot be downloaded, so plugins cannot be either, and the local stack (the one stack
-# this file is sourced for, by pulumi-local.sh) needs none beyond the command plugin it installed.
+# this file is sourced for, by pulumi-local.sh) needs none beyond the command and kubernetes
+# plugins it installed.
 # Without this the CLI tries, and fails non-fatally, to download the bridged providers (github,
 # random, docker, pulumiservice) that the language host reports for a project with node_modules
 # in its program directory, like the deployment-hooks e2e fixture. A machine with a real Pulumi
