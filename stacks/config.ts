@@ -24,9 +24,9 @@ export type ConfigReader = (key: string) => unknown;
 /** Reads a file named in config (paths are relative to the project directory). */
 export type FileReader = (path: string) => string;
 
-const readProjectFile: FileReader = (path) => readFileSync(resolve(dirname(PROJECT_FILE), path), "utf8");
+export const readProjectFile: FileReader = (path) => readFileSync(resolve(dirname(PROJECT_FILE), path), "utf8");
 
-function fileContent(key: string, path: string, readFile: FileReader): string {
+export function fileContent(key: string, path: string, readFile: FileReader): string {
   try {
     return readFile(path);
   } catch (err) {
@@ -178,7 +178,7 @@ function numberList(key: string, value: unknown, item: (key: string, v: unknown)
   return value.map((entry, i) => item(`${key}[${i}]`, entry));
 }
 
-function bool(key: string, value: unknown): boolean {
+export function bool(key: string, value: unknown): boolean {
   if (typeof value !== "boolean") {
     throw new ConfigValueError(key, showValue(value, false), "use true or false");
   }
@@ -210,7 +210,7 @@ export function postgresSchema(key: string, value: unknown): string {
   return value;
 }
 
-function serverName(key: string, value: unknown): string {
+export function serverName(key: string, value: unknown): string {
   if (typeof value !== "string" || !/^(_|[A-Za-z0-9.-]{1,253})$/.test(value)) {
     throw new ConfigValueError(key, showValue(value, false), "use a DNS name such as dev.dc.example.com, or _");
   }
@@ -227,6 +227,37 @@ function environmentEntries(key: string, value: unknown): Record<string, string>
   return Object.fromEntries(entries.map((e) => [e.slice(0, e.indexOf("=")), e.slice(e.indexOf("=") + 1)]));
 }
 
+/** The image to deploy: registry, repository, tag, and where its digest comes from. Both runtimes read it. */
+export function imageSettings(profile: StackProfile, get: (key: string, fallback?: unknown) => unknown): StackConfig["image"] {
+  const digestSetting = get("imageDigest", "");
+  const digestSource = get("digestSource", "");
+  return {
+    registry: imageRegistry("imageRegistry", get("imageRegistry")),
+    repository: imageRepository("imageRepository", get("imageRepository")),
+    tag: parseImageTag("imageTag", get("imageTag", "")),
+    digest: digestSetting === "" ? undefined : imageDigest("imageDigest", digestSetting),
+    digestSource:
+      digestSetting === ""
+        ? v.oneOf("digestSource", digestSource === "" ? profile.digestSource : digestSource, ["docker", "registry"])
+        : "config",
+  };
+}
+
+/** The app's extra environment and where releases are recorded and announced. Both runtimes read them. */
+export function recordingSettings(
+  get: (key: string, fallback?: unknown) => unknown,
+): Pick<StackConfig, "appEnvironment" | "telegramChatId" | "telegramApiUrl" | "deploymentLog"> {
+  return {
+    appEnvironment: environmentEntries("appEnvironment", get("appEnvironment", [])),
+    telegramChatId: String(get("telegramChatId", "")),
+    telegramApiUrl: v.httpUrl("telegramApiUrl", get("telegramApiUrl")),
+    deploymentLog: {
+      schema: postgresSchema("deploymentLogSchema", get("deploymentLogSchema", "")),
+      spoolPath: String(get("deploymentLogSpool")),
+    },
+  };
+}
+
 /**
  * Validates the whole stack config. `read` returns raw values with Pulumi.yaml defaults applied;
  * secrets are not read here (they stay Outputs, validated where they are used).
@@ -235,8 +266,6 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
   const profile = profileFor(stack);
   const reader = profile.pullRequest === undefined ? read : reviewReader(profile.pullRequest, read);
   const get = (key: string, fallback?: unknown) => reader(key) ?? fallback;
-  const digestSetting = get("imageDigest", "");
-  const digestSource = get("digestSource", "");
   const host = get("host", "");
   const sshPort = v.port("sshPort", get("sshPort"));
   if (host === "") {
@@ -263,16 +292,7 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
   const pushToDeploy = bool("pushToDeploy", get("pushToDeploy"));
   return {
     profile,
-    image: {
-      registry: imageRegistry("imageRegistry", get("imageRegistry")),
-      repository: imageRepository("imageRepository", get("imageRepository")),
-      tag: parseImageTag("imageTag", get("imageTag", "")),
-      digest: digestSetting === "" ? undefined : imageDigest("imageDigest", digestSetting),
-      digestSource:
-        digestSetting === ""
-          ? v.oneOf("digestSource", digestSource === "" ? profile.digestSource : digestSource, ["docker", "registry"])
-          : "config",
-    },
+    image: imageSettings(profile, get),
     ssh: {
       host: v.hostName("host", host),
       port: sshPort,
@@ -303,13 +323,7 @@ export function loadStackConfig(stack: string, read: ConfigReader, readFile: Fil
     accessories: accessories
       ? { postgresPort: v.port("postgresPort", get("postgresPort")), redisPort: v.port("redisPort", get("redisPort")) }
       : undefined,
-    appEnvironment: environmentEntries("appEnvironment", get("appEnvironment", [])),
-    telegramChatId: String(get("telegramChatId", "")),
-    telegramApiUrl: v.httpUrl("telegramApiUrl", get("telegramApiUrl")),
-    deploymentLog: {
-      schema: postgresSchema("deploymentLogSchema", get("deploymentLogSchema", "")),
-      spoolPath: String(get("deploymentLogSpool")),
-    },
+    ...recordingSettings(get),
     github: {
       repository: v.githubRepositoryName("githubRepository", get("githubRepository")),
       appRepository: v.githubRepositoryName("githubAppRepository", get("githubAppRepository")),

@@ -7,7 +7,9 @@ import * as pulumi from "@pulumi/pulumi";
 import { appSecretsFromEngine } from "./app-secrets";
 import { pulumiReader } from "./config";
 import { DeepCalmEnvironment } from "./environment";
-import { preflight } from "./preflight";
+import { runtimeOf } from "./kube-config";
+import { KubeEnvironment } from "./kubernetes";
+import { asRunError, kubePreflight, preflight } from "./preflight";
 import { loadConfigSchema } from "./schema";
 
 /** The runtime knows which config keys arrived encrypted; the SDK does not type this helper. */
@@ -20,6 +22,7 @@ function isConfigSecret(key: string): boolean {
 const config = new pulumi.Config();
 const keyName = `${pulumi.getProject()}:sshPrivateKey`;
 const adminKeyName = `${pulumi.getProject()}:adminSshPrivateKey`;
+const kubeconfigName = `${pulumi.getProject()}:kubeconfig`;
 /** Secret keys whose value sits in plain text in the stack file: refused before anything runs. */
 const plainSecrets = ["deploymentLogDatabaseUrl", "telegramBotToken"].filter((key) => {
   const full = `${pulumi.getProject()}:${key}`;
@@ -38,12 +41,36 @@ const checked = {
   appSecrets: appSecretsFromEngine(isConfigSecret),
 };
 
+/** The stack's runtime; a bad value fails the program with its message alone. */
+function runtimeOrRefusal(): "host" | "kubernetes" {
+  try {
+    return runtimeOf(checked.read);
+  } catch (err) {
+    throw asRunError(err);
+  }
+}
+
 /**
  * The entry is async so that whatever can refuse the stack (config, deploy key, the tag in the
  * registry) fails in preflight, before any resource is declared, with its message alone. What
  * it returns are the stack's outputs.
  */
 export = async () => {
+  if (runtimeOrRefusal() === "kubernetes") {
+    const kube = await kubePreflight({
+      ...checked,
+      kubeconfig: pulumi.runtime.getConfig(kubeconfigName),
+      kubeconfigIsSecret: isConfigSecret(kubeconfigName),
+    });
+    const environment = new KubeEnvironment(checked.stack, {
+      ...kube,
+      imageDigest: kube.digest,
+      appSecrets: checked.appSecrets,
+      deploymentLogDatabaseUrl: config.getSecret("deploymentLogDatabaseUrl"),
+      telegramBotToken: config.getSecret("telegramBotToken"),
+    });
+    return { url: environment.url, image: environment.imageRef, digest: environment.digest, release: environment.release };
+  }
   const { digest } = await preflight(checked);
   const environment = new DeepCalmEnvironment(checked.stack, {
     ...checked,

@@ -12,6 +12,8 @@ import { RegistryLookupError, imageReference, resolveRegistryDigest } from "../i
 import { renderEnvFile } from "../infra/render";
 import { ConfigReader, StackConfig, loadAdminKey, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "./config";
 import { PROGRAM_VARIABLES } from "./environment";
+import { type KubeStackConfig, loadKubeconfig, loadKubeStackConfig } from "./kube-config";
+import { type KubeAccess } from "../infra/kube/access";
 
 export interface PreflightArgs {
   stack: string;
@@ -55,7 +57,7 @@ export const dockerDigest: DigestLookup = async (registry, repository, tag) => {
 const LOOKUPS: Record<"docker" | "registry", DigestLookup> = { docker: dockerDigest, registry: resolveRegistryDigest };
 
 /** The digest to pin: from config, or looked up the way the stack's digestSource says. */
-async function pinnedDigest(cfg: StackConfig, lookups: Record<"docker" | "registry", DigestLookup>): Promise<string> {
+async function pinnedDigest(cfg: Pick<StackConfig, "image">, lookups: Record<"docker" | "registry", DigestLookup>): Promise<string> {
   const { registry, repository, tag, digest, digestSource } = cfg.image;
   if (digest !== undefined || digestSource === "config") {
     return digest ?? "";
@@ -87,6 +89,29 @@ export async function preflight(
     renderEnvFile(cfg.appEnvironment);
     parseAppSecrets(args.appSecrets, [...Object.keys(cfg.appEnvironment), ...PROGRAM_VARIABLES]);
     return { cfg, digest: await pinnedDigest(cfg, lookups) };
+  } catch (err) {
+    throw asRunError(err);
+  }
+}
+
+/** What the program reads of a kubernetes stack before it declares anything. */
+export interface KubePreflightArgs extends Pick<PreflightArgs, "stack" | "read" | "plainSecrets" | "appSecrets"> {
+  /** kubeconfig as config holds it; it only reaches error messages as [secret]. */
+  kubeconfig: string | undefined;
+  kubeconfigIsSecret: boolean;
+}
+
+/** preflight for `runtime: kubernetes`: the config, the kubeconfig and its credentials, then the digest. */
+export async function kubePreflight(
+  args: KubePreflightArgs,
+  lookups: Record<"docker" | "registry", DigestLookup> = LOOKUPS,
+): Promise<{ cfg: KubeStackConfig; kubeconfig: string; access: KubeAccess; digest: string }> {
+  try {
+    const cfg = loadKubeStackConfig(args.stack, args.read);
+    refusePlainSecrets(args.plainSecrets);
+    const { kubeconfig, access } = loadKubeconfig(args.read, args.kubeconfig, args.kubeconfigIsSecret);
+    parseAppSecrets(args.appSecrets, [...Object.keys(cfg.appEnvironment), ...PROGRAM_VARIABLES, "LISTEN_ADDRESS"]);
+    return { cfg, kubeconfig, access, digest: await pinnedDigest(cfg, lookups) };
   } catch (err) {
     throw asRunError(err);
   }

@@ -3,7 +3,7 @@ import type { DigestSource } from "../infra/image-ref";
 /** What an environment contains; the stack name picks one. */
 export interface StackProfile {
   /** The env's name on the host and in logs; a review stack's is `pr-<n>`. */
-  env: "dev" | "test" | "prod" | "local" | `pr-${number}`;
+  env: "dev" | "test" | "prod" | "local" | "local-k8s" | `pr-${number}`;
   /** Of a review stack (`review-<n>`): the app's pull request number. */
   pullRequest?: number;
   /** Declares the GitHub environment (protection, secrets, variables). */
@@ -21,7 +21,7 @@ export interface StackProfile {
   digestSource: DigestSource;
 }
 
-export const PROFILES: Record<"dev" | "test" | "prod" | "local", StackProfile> = {
+export const PROFILES: Record<"dev" | "test" | "prod" | "local" | "local-k8s", StackProfile> = {
   dev: {
     env: "dev",
     github: true,
@@ -54,6 +54,17 @@ export const PROFILES: Record<"dev" | "test" | "prod" | "local", StackProfile> =
   },
   local: {
     env: "local",
+    github: false,
+    appRepoFiles: false,
+    requiresReviewers: false,
+    deployBranches: [],
+    deployTags: [],
+    basicAuth: false,
+    digestSource: "registry",
+  },
+  // The same app on this machine's two-node Kubernetes cluster (scripts/dev/local-cluster.sh up).
+  "local-k8s": {
+    env: "local-k8s",
     github: false,
     appRepoFiles: false,
     requiresReviewers: false,

@@ -2,8 +2,9 @@
 # The whole test suite (`npm test`, and what .ci/run runs): lint, unit tests (Pulumi mocks and local
 # processes), bats tests of host/dc-release, Go tests of the engine stand-ins (tools/pulumi),
 # integration tests against the real local target, and end-to-end tests with the real Pulumi engine,
-# which it installs. Ends with one line counting every test of every step.
-# Run as root on Debian; it starts the local target itself (idempotent).
+# which it installs, on the local target and on the local Kubernetes cluster (which it builds and
+# starts). Ends with one line counting every test of every step.
+# Run as root on Debian; it starts the local target and the local cluster itself (idempotent).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Node 24 for every step and all it starts (jest, tsx, the language host), whichever npm ran this.
@@ -48,9 +49,11 @@ bash scripts/dev/observability-deps.sh
 step "integration tests (real SSH, docker, nginx)"
 jest_suite integration
 
-step "pulumi engine"
+step "pulumi engine (the CLI, the Node.js language host, the command and Kubernetes providers)"
 bash scripts/dev/install-engine.sh
-step "end-to-end tests (real pulumi up on the local stack)"
+step "local cluster (Kubernetes v1.33 built from the Go module proxy, two nodes in network namespaces)"
+bash scripts/dev/local-cluster.sh up
+step "end-to-end tests (real pulumi up on the local stack and on the local cluster)"
 jest_suite e2e
 
 # shellcheck disable=SC2016 # the script is JavaScript

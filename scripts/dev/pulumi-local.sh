@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Source this to drive the `local` stack: a file:// backend inside the project (.pulumi-state,
+# Source this to drive the `local` and `local-k8s` stacks: a file:// backend inside the project (.pulumi-state,
 # ignored by git) and a passphrase secrets provider. The passphrase protects nothing but this
 # machine's throwaway local stack; real stacks use the Pulumi service or their own provider.
 _root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -26,4 +26,12 @@ local_up() {
   shift
   pulumi config set -s local --config-file "$LOCAL_CONFIG" imageTag "$tag"
   pulumi up -s local --config-file "$LOCAL_CONFIG" --yes --skip-preview "$@"
+}
+
+# pulumi up -s local-k8s (the local cluster, scripts/dev/local-cluster.sh up) with the given imageTag.
+k8s_up() {
+  local tag=$1
+  shift
+  pulumi config set -s local-k8s --config-file "$LOCAL_K8S_CONFIG" imageTag "$tag"
+  pulumi up -s local-k8s --config-file "$LOCAL_K8S_CONFIG" --yes --skip-preview "$@"
 }

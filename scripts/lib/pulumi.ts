@@ -15,6 +15,18 @@ export const LOCAL_STACK = {
   configFile: join(LOCAL_STATE, "Pulumi.local.yaml"),
 };
 
+/** The stacks that deploy to this machine: `local` (the local target) and `local-k8s` (the local cluster). */
+export const MACHINE_STACKS = ["local", "local-k8s"] as const;
+
+export function isMachineStack(stack: string): boolean {
+  return (MACHINE_STACKS as readonly string[]).includes(stack);
+}
+
+/** The working copy of a machine stack's config (Pulumi.<stack>.yaml copied into the local backend's directory). */
+export function machineConfigFile(stack: string): string {
+  return join(LOCAL_STATE, `Pulumi.${stack}.yaml`);
+}
+
 /**
  * PATH with the project's own tools first, where installed: the engine (.engine/bin) and Node 24
  * (.node/bin, scripts/dev/install-node.sh), which the language host runs the program with.
@@ -35,18 +47,19 @@ export function projectPath(path: string = process.env.PATH ?? ""): string {
 export function stackContext(stack: string, callerEnv: NodeJS.ProcessEnv = process.env): { env: NodeJS.ProcessEnv; configFlags: string[] } {
   // Other stacks keep the caller's setting: a fresh runner has no provider plugins and must download them.
   const env: NodeJS.ProcessEnv = { ...callerEnv, PATH: projectPath(callerEnv.PATH ?? ""), PULUMI_SKIP_UPDATE_CHECK: "true" };
-  if (stack !== "local") {
+  if (!isMachineStack(stack)) {
     return { env, configFlags: [] };
   }
-  // This machine cannot download plugins; the local stack needs none beyond what install-engine.sh put in the cache.
+  // This machine cannot download plugins; its stacks need none beyond what install-engine.sh put in the cache.
   env.PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION = "true";
   mkdirSync(LOCAL_STATE, { recursive: true });
-  if (!existsSync(LOCAL_STACK.configFile)) {
-    copyFileSync(join(PROJECT_DIR, "Pulumi.local.yaml"), LOCAL_STACK.configFile);
+  const configFile = machineConfigFile(stack);
+  if (!existsSync(configFile)) {
+    copyFileSync(join(PROJECT_DIR, `Pulumi.${stack}.yaml`), configFile);
   }
   env.PULUMI_BACKEND_URL = LOCAL_STACK.backendUrl;
   env.PULUMI_CONFIG_PASSPHRASE = LOCAL_STACK.passphrase;
-  return { env, configFlags: ["--config-file", LOCAL_STACK.configFile] };
+  return { env, configFlags: ["--config-file", configFile] };
 }
 
 export interface PulumiRun {
@@ -55,32 +68,33 @@ export interface PulumiRun {
   stderr: string;
 }
 
-let localStackReady = false;
+const readyStacks = new Set<string>();
 
 /**
  * The local stack is created in its backend on first use (a fresh clone has none), and records
  * its deploys in the local target's Postgres once that exists (the URL goes in as a secret).
  */
-export function ensureLocalStack(env: NodeJS.ProcessEnv): void {
-  if (localStackReady) {
+export function ensureLocalStack(env: NodeJS.ProcessEnv, stack = "local"): void {
+  if (readyStacks.has(stack)) {
     return;
   }
   const run = (args: string[], input?: string) => spawnSync("pulumi", args, { cwd: PROJECT_DIR, env, encoding: "utf8", input });
-  if (run(["stack", "select", "local"]).status !== 0) {
-    const init = run(["stack", "init", "local"]);
+  if (run(["stack", "select", stack]).status !== 0) {
+    const init = run(["stack", "init", stack]);
     if (init.status !== 0) {
-      throw new Error(`cannot create the local stack: ${init.stderr.trim()}`);
+      throw new Error(`cannot create the ${stack} stack: ${init.stderr.trim()}`);
     }
   }
   const databaseUrl = localTargetDatabaseUrl();
-  if (databaseUrl !== undefined && !readFileSync(LOCAL_STACK.configFile, "utf8").includes("deploymentLogDatabaseUrl")) {
-    const args = ["config", "set", "-s", "local", "--config-file", LOCAL_STACK.configFile, "--secret", "deploymentLogDatabaseUrl"];
+  const configFile = machineConfigFile(stack);
+  if (databaseUrl !== undefined && !readFileSync(configFile, "utf8").includes("deploymentLogDatabaseUrl")) {
+    const args = ["config", "set", "-s", stack, "--config-file", configFile, "--secret", "deploymentLogDatabaseUrl"];
     const set = run(args, databaseUrl);
     if (set.status !== 0) {
-      throw new Error(`cannot set the local stack's deploymentLogDatabaseUrl: ${set.stderr.trim()}`);
+      throw new Error(`cannot set the ${stack} stack's deploymentLogDatabaseUrl: ${set.stderr.trim()}`);
     }
   }
-  localStackReady = true;
+  readyStacks.add(stack);
 }
 
 /** DATABASE_URL of the local target's Postgres (.local-target/postgres.env), once it is up. */
@@ -92,8 +106,8 @@ function localTargetDatabaseUrl(): string | undefined {
 /** The argv and environment of `pulumi <args> -s <stack>`. */
 function invocation(stack: string, args: string[], config: boolean): { argv: string[]; env: NodeJS.ProcessEnv } {
   const { env, configFlags } = stackContext(stack);
-  if (stack === "local") {
-    ensureLocalStack(env);
+  if (isMachineStack(stack)) {
+    ensureLocalStack(env, stack);
   }
   return { argv: [...args, "-s", stack, ...(config ? configFlags : [])], env };
 }

@@ -111,8 +111,8 @@ export function lastAttemptFrom(raw: string | null | undefined): LastAttempt | n
   return { ok: line.ok, action: line.action, tag: line.tag, releaseId: line.releaseId, finishedAt, durationMs, reason: line.reason, raw };
 }
 
-/** What differs between what the stack expects and what the host serves. */
-export function driftOf(status: StatusReport, expected: StackExpectation): Drift[] {
+/** What differs between what the stack expects and what the host (or the cluster) serves. */
+export function driftOf(status: Pick<StatusReport, "current" | "direct">, expected: StackExpectation): Drift[] {
   const drift: Drift[] = [];
   const cur = status.current;
   const deployed = expected.deployed;
@@ -197,9 +197,12 @@ export function overallExit(hosts: readonly Pick<HostStatus, "exitCode">[]): num
 }
 
 function healthWords(h: HostStatus["health"]): string {
-  const direct = h.direct
-    ? `direct 127.0.0.1:${h.direct.port} ${h.direct.answer}${h.direct.running ? "" : " (container not running)"}`
-    : "direct: nothing serves";
+  // Port 0: a cluster's pods, not one container on the host (scripts/lib/kube-status.ts).
+  const direct = !h.direct
+    ? "direct: nothing serves"
+    : h.direct.port === 0
+      ? `pods: ${h.direct.answer}`
+      : `direct 127.0.0.1:${h.direct.port} ${h.direct.answer}${h.direct.running ? "" : " (container not running)"}`;
   const front = h.front ? `front HTTP ${h.front.httpStatus ?? "none"} from ${h.front.upstream ?? "unknown upstream"}` : "front: not probed";
   return `${h.healthy ? "healthy" : "UNHEALTHY"}: ${direct}; ${front}`;
 }

@@ -149,12 +149,20 @@ export function expectationFrom(stack: string, configTag: string, outputs: Outpu
   return { stack, env, configTag, ...(digest === "" ? {} : { deployed: { image, tag, digest } }) };
 }
 
-/** The stack's config: the connection and its key, the release settings, the config's imageTag. */
-export function stackFromConfig(stack: string, configJson: string): { cfg: StackConfig; host: StatusHost } {
+/** `pulumi config --json --show-secrets` as the program reads it: each entry, and typed values with Pulumi.yaml's defaults. */
+export function configEntries(configJson: string): {
+  entry: (key: string) => { value?: unknown; objectValue?: unknown; secret?: boolean } | undefined;
+  read: (key: string) => unknown;
+} {
   const entries = JSON.parse(configJson) as ConfigJson;
   const schema = loadConfigSchema();
   const entry = (key: string) => entries[`${PROJECT}:${key}`];
-  const read = (key: string) => declaredValue(schema[key], entry(key)?.objectValue ?? entry(key)?.value);
+  return { entry, read: (key: string) => declaredValue(schema[key], entry(key)?.objectValue ?? entry(key)?.value) };
+}
+
+/** The stack's config: the connection and its key, the release settings, the config's imageTag. */
+export function stackFromConfig(stack: string, configJson: string): { cfg: StackConfig; host: StatusHost } {
+  const { entry, read } = configEntries(configJson);
   const cfg = loadStackConfig(stack, read);
   const inline = entry("sshPrivateKey");
   const privateKey = loadPrivateKey(read, inline?.value as string | undefined, inline?.secret === true);

@@ -15,7 +15,7 @@
  */
 import { enableCompileCache } from "node:module";
 import { pulumiAsync } from "../lib/pulumi";
-import { hostStatus, overallExit, renderTable, STATUS_EXIT } from "../lib/status-report";
+import { type HostStatus, hostStatus, overallExit, renderTable, STATUS_EXIT } from "../lib/status-report";
 
 const USAGE = "usage: npm run status -- <stack> [--json]";
 
@@ -38,21 +38,46 @@ async function main(argv: string[]): Promise<number> {
   if (config.status !== 0) {
     throw new Error(`cannot read the config of stack ${stack}: ${config.stderr.trim() || `pulumi exited ${config.status}`}`);
   }
+  const { entry, read } = lib.configEntries(config.stdout);
+  if (read("runtime") === "kubernetes") {
+    return kubernetesStatus(stack, json, started, read, entry("kubeconfig"), outputsRun);
+  }
   const { cfg, host } = lib.stackFromConfig(stack, config.stdout);
   const command = lib.statusArgv(cfg.profile.env, lib.statusSettings(cfg));
   const [seen, outputs] = await Promise.all([lib.withSshTarget(host, (target) => lib.readStatus(target, command)), outputsRun]);
   // No outputs (never deployed) read as nothing deployed.
   const outs = outputs.status === 0 && outputs.stdout.trim() !== "" ? (JSON.parse(outputs.stdout) as Record<string, unknown>) : {};
   const hosts = [hostStatus(seen.where, seen.status, lib.expectationFrom(stack, cfg.image.tag.tag, outs))];
+  return report(stack, cfg.profile.env, json, started, hosts);
+}
+
+function report(stack: string, env: string, json: boolean, started: number, hosts: HostStatus[]): number {
   const exitCode = overallExit(hosts);
   const durationMs = Date.now() - started;
   if (json) {
-    console.log(JSON.stringify({ stack, env: cfg.profile.env, exitCode, durationMs, hosts }));
+    console.log(JSON.stringify({ stack, env, exitCode, durationMs, hosts }));
   } else {
     console.log(renderTable(hosts, exitCode));
     console.log(`(${durationMs} ms)`);
   }
   return exitCode;
+}
+
+/** runtime kubernetes: the same report, from the cluster's API (scripts/lib/kube-status.ts). */
+async function kubernetesStatus(
+  stack: string,
+  json: boolean,
+  started: number,
+  read: (key: string) => unknown,
+  kubeconfig: { value?: unknown; secret?: boolean } | undefined,
+  outputsRun: ReturnType<typeof pulumiAsync>,
+): Promise<number> {
+  const [kube, lib] = await Promise.all([import("../lib/kube-status"), import("../lib/status-stack")]);
+  const { cfg, access } = kube.kubeStackFromConfig(stack, read, kubeconfig);
+  const outputs = await outputsRun;
+  const outs = outputs.status === 0 && outputs.stdout.trim() !== "" ? (JSON.parse(outputs.stdout) as Record<string, unknown>) : {};
+  const seen = await kube.clusterStatus(cfg, access, lib.expectationFrom(stack, cfg.image.tag.tag, outs));
+  return report(stack, cfg.profile.env, json, started, [seen]);
 }
 
 if (require.main === module) {

@@ -28,7 +28,7 @@ describe("the review profile", () => {
   test("other names are refused with what is allowed", () => {
     for (const name of ["review-0", "review-", "review-x", "review-01", "pr-1"]) {
       expect(() => profileFor(name)).toThrow(
-        `stack: "${name}" is not allowed; use one of the stacks: dev, test, prod, local, or review-<n>`,
+        `stack: "${name}" is not allowed; use one of the stacks: dev, test, prod, local, local-k8s, or review-<n>`,
       );
     }
   });

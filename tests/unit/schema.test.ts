@@ -3,10 +3,18 @@ import { join } from "node:path";
 import { README, withReference } from "../../scripts/dev/config-reference";
 import { releaseOptions } from "../../infra/release-options";
 import { loadStackConfig } from "../../stacks/config";
+import { loadKubeconfig, loadKubeStackConfig } from "../../stacks/kube-config";
 import { loadConfigSchema, renderConfigReference } from "../../stacks/schema";
 import { BASE_CONFIG } from "./harness";
 
 const schema = loadConfigSchema();
+const KUBECONFIG = JSON.stringify({
+  kind: "Config",
+  "current-context": "c",
+  contexts: [{ name: "c", context: { cluster: "c", user: "u" } }],
+  clusters: [{ name: "c", cluster: { server: "https://10.213.0.1:6443" } }],
+  users: [{ name: "u", user: { token: "t" } }],
+});
 
 test("every declared key has a type and a description, and a default unless it is secret", () => {
   for (const [key, d] of Object.entries(schema)) {
@@ -30,6 +38,20 @@ test("the program reads exactly the declared keys", () => {
       () => "",
     );
   }
+  // A kubernetes stack's keys, read by its own loader (stacks/kube-config.ts) with the shared ones.
+  const kube = { runtime: "kubernetes", kubeconfigPath: "k", publicUrl: "http://10.213.0.11:30080" };
+  loadKubeStackConfig("local-k8s", (key) => {
+    read.add(key);
+    return kube[key as keyof typeof kube] ?? BASE_CONFIG.local?.[key] ?? schema[key]?.default;
+  });
+  loadKubeconfig(
+    (key) => (read.add(key), kube[key as keyof typeof kube]),
+    undefined,
+    false,
+    () => KUBECONFIG,
+  );
+  read.add("runtime"); // read by stacks/index.ts to pick the loader
+  read.add("kubeconfig"); // read by stacks/index.ts as it arrives, then checked by loadKubeconfig
   read.add("sshPrivateKey");
   read.add("sshPrivateKeyPath");
   read.add("adminSshPrivateKey"); // read by stacks/index.ts as it arrives, then checked by loadAdminKey
