@@ -12,7 +12,7 @@ import { HostTarget } from "../infra/host";
 import { Image } from "../infra/image";
 import { ObservedRelease } from "../infra/observed-release";
 import { PushToDeploy } from "../infra/pulumi-deployments";
-import { maintenanceRecordingHooks, recordingHooks } from "../infra/deployment-log/recording";
+import { maintenanceRecordingHooks, recordingHooks, type RecordingSettings } from "../infra/deployment-log/recording";
 import { maintenanceState } from "../infra/maintenance-state";
 import { Release } from "../infra/release";
 import { type ReleaseResult } from "../infra/release-result";
@@ -63,6 +63,24 @@ function appEnv(cfg: StackConfig, postgresPassword: string | undefined): string 
     entries.REDIS_URL = `redis://127.0.0.1:${redisPort}/0`;
   }
   return renderEnvFile(entries);
+}
+
+/** Where the env's releases are recorded and announced (both runtimes): the log, the chat, the URL and tag. */
+export function recordingOf(
+  cfg: Pick<StackConfig, "profile" | "publicUrl" | "image" | "deploymentLog" | "telegramChatId" | "telegramApiUrl">,
+  secrets: Pick<EnvironmentArgs, "deploymentLogDatabaseUrl" | "telegramBotToken">,
+): RecordingSettings {
+  return {
+    env: cfg.profile.env,
+    url: cfg.publicUrl,
+    tag: cfg.image.tag.tag,
+    databaseUrl: secrets.deploymentLogDatabaseUrl,
+    schema: cfg.deploymentLog.schema,
+    spoolPath: cfg.deploymentLog.spoolPath,
+    telegramBotToken: secrets.telegramBotToken,
+    telegramChatId: cfg.telegramChatId,
+    telegramApiUrl: cfg.telegramApiUrl,
+  };
 }
 
 /**
@@ -173,17 +191,7 @@ export class DeepCalmEnvironment extends pulumi.ComponentResource {
       { parent: this, dependsOn: [host.ready] },
     );
 
-    const recording = {
-      env,
-      url: cfg.publicUrl,
-      tag: cfg.image.tag.tag,
-      databaseUrl: args.deploymentLogDatabaseUrl,
-      schema: cfg.deploymentLog.schema,
-      spoolPath: cfg.deploymentLog.spoolPath,
-      telegramBotToken: args.telegramBotToken,
-      telegramChatId: cfg.telegramChatId,
-      telegramApiUrl: cfg.telegramApiUrl,
-    };
+    const recording = recordingOf(cfg, args);
     const release = new Release(
       `${env}-release`,
       {

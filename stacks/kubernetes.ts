@@ -9,7 +9,7 @@ import { APP_NAME, appLabels, deploymentManifest, ENV_SECRET, migrationJobName, 
 import { KubeRelease } from "../infra/kube/release";
 import { parseReleaseResult, type ReleaseResult } from "../infra/release-result";
 import { validateFor } from "../infra/validate-for";
-import { PROGRAM_VARIABLES } from "./environment";
+import { PROGRAM_VARIABLES, recordingOf } from "./environment";
 import { type KubeStackConfig } from "./kube-config";
 
 export interface KubeEnvironmentArgs {
@@ -150,17 +150,6 @@ export class KubeEnvironment extends pulumi.ComponentResource {
       scoped,
     );
 
-    const recording = {
-      env,
-      url: cfg.publicUrl,
-      tag: cfg.image.tag.tag,
-      databaseUrl: args.deploymentLogDatabaseUrl,
-      schema: cfg.deploymentLog.schema,
-      spoolPath: cfg.deploymentLog.spoolPath,
-      telegramBotToken: args.telegramBotToken,
-      telegramChatId: cfg.telegramChatId,
-      telegramApiUrl: cfg.telegramApiUrl,
-    };
     const release = new KubeRelease(
       `${env}-release`,
       {
@@ -175,7 +164,7 @@ export class KubeEnvironment extends pulumi.ComponentResource {
           .apply(([ref, digest]) => deploymentManifest(settings, { image: ref, tag: cfg.image.tag.tag, digest, envDigest })),
         bakeSeconds: r.bakeSeconds,
       },
-      { parent: this, dependsOn: [secret, ...migrations], hooks: recordingHooks(recording) },
+      { parent: this, dependsOn: [secret, ...migrations], hooks: recordingHooks(recordingOf(cfg, args)) },
     );
     const service = new k8s.core.v1.Service(
       `${env}-service`,

@@ -21,6 +21,18 @@ export interface StackProfile {
   digestSource: DigestSource;
 }
 
+/** This machine's stacks: no GitHub, no approval, the digest from the local registry's API. */
+const MACHINE: StackProfile = {
+  env: "local",
+  github: false,
+  appRepoFiles: false,
+  requiresReviewers: false,
+  deployBranches: [],
+  deployTags: [],
+  basicAuth: false,
+  digestSource: "registry",
+};
+
 export const PROFILES: Record<"dev" | "test" | "prod" | "local" | "local-k8s", StackProfile> = {
   dev: {
     env: "dev",
@@ -52,27 +64,9 @@ export const PROFILES: Record<"dev" | "test" | "prod" | "local" | "local-k8s", S
     basicAuth: false,
     digestSource: "docker",
   },
-  local: {
-    env: "local",
-    github: false,
-    appRepoFiles: false,
-    requiresReviewers: false,
-    deployBranches: [],
-    deployTags: [],
-    basicAuth: false,
-    digestSource: "registry",
-  },
+  local: MACHINE,
   // The same app on this machine's two-node Kubernetes cluster (scripts/dev/local-cluster.sh up).
-  "local-k8s": {
-    env: "local-k8s",
-    github: false,
-    appRepoFiles: false,
-    requiresReviewers: false,
-    deployBranches: [],
-    deployTags: [],
-    basicAuth: false,
-    digestSource: "registry",
-  },
+  "local-k8s": { ...MACHINE, env: "local-k8s" },
 };
 
 export const STACK_NAMES = Object.keys(PROFILES) as (keyof typeof PROFILES)[];

@@ -3,7 +3,10 @@
  * (./rollout.ts), so that a release that never gets ready fails `pulumi up` and leaves both the
  * cluster and this resource's state on the previous release. (The Kubernetes provider's own
  * Deployment would stop at ProgressDeadlineExceeded with the failed template applied and in its
- * state; Kubernetes does not undo it either.) Its `stdout` is the host's result line, so the same
+ * state: its Update answers an await error with a partial error carrying the live object, which
+ * the engine checkpoints, in pulumi-kubernetes provider/v4 pkg/provider/provider.go. Kubernetes
+ * does not undo it either.) A failed update here throws a plain Error, which the engine takes as
+ * a failed operation that leaves the resource's state as it was. Its `stdout` is the host's result line, so the same
  * deployment-log hooks record it; the rest of the env (Namespace, Secret, Service, Ingress,
  * PodDisruptionBudget, migration Job) is declared with @pulumi/kubernetes (stacks/kubernetes.ts).
  */

@@ -79,38 +79,9 @@ say() { printf '%-24s %s\n' "$1:" "$2"; }
 warn() { printf 'local-cluster: WARNING: %s\n' "$*" >&2; }
 die() { printf 'local-cluster: %s\n' "$*" >&2; exit 1; }
 
-# Prints the pid stored in a pid file if that process is alive; fails otherwise.
-live_pid() {
-  local file=$1 pid
-  [[ -s $file ]] || return 1
-  pid=$(head -n1 "$file" | tr -dc '0-9')
-  [[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-  printf '%s\n' "$pid"
-}
-
-# Runs a command detached from this shell, logging to a file; prints its pid.
-spawn() {
-  local log=$1; shift
-  setsid "$@" >>"$log" 2>&1 </dev/null &
-  printf '%s\n' "$!"
-}
-
-# Waits up to $1 seconds for the command to succeed.
-wait_for() {
-  local seconds=$1; shift
-  local deadline=$((SECONDS + seconds))
-  until "$@" >/dev/null 2>&1; do
-    ((SECONDS < deadline)) || return 1
-    sleep 0.2
-  done
-}
-
-# Sends TERM to a pid we started and waits for it to go away (KILL after $2 seconds).
-stop_pid() {
-  local pid=$1 seconds=$2
-  kill -TERM "$pid" 2>/dev/null || return 0
-  wait_for "$seconds" bash -c "! kill -0 $pid" || kill -KILL "$pid" 2>/dev/null || true
-}
+# live_pid, spawn, wait_for, stop_pid
+# shellcheck source=scripts/lib/daemons.sh
+source "$REPO_ROOT/scripts/lib/daemons.sh"
 
 # Writes stdin to a file (mode $2, default 0644) unless it already has that content: the daemons watch
 # some of these files (kube-proxy exits when its configuration file changes).
@@ -155,22 +126,7 @@ kubectl_admin() { "$BIN_DIR/kubectl" --kubeconfig "$KUBECONFIG_FILE" --request-t
 
 # ---- packages ---------------------------------------------------------------------------
 
-ensure_packages() {
-  local missing=() pkg
-  for pkg in "${PACKAGES[@]}"; do
-    dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null | grep -qx installed || missing+=("$pkg")
-  done
-  if ((${#missing[@]} == 0)); then
-    say packages "already installed"
-    return
-  fi
-  compgen -G '/var/lib/apt/lists/*_Packages' >/dev/null ||
-    apt-get update >>"$LOG_DIR/apt.log" 2>&1 || die "apt-get update failed; see $LOG_DIR/apt.log"
-  # Debian's policy-rc.d (exit 101) keeps packages (etcd, containerd) from starting their services.
-  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}" \
-    >>"$LOG_DIR/apt.log" 2>&1 || die "apt-get install ${missing[*]} failed; see $LOG_DIR/apt.log"
-  say packages "installed ${missing[*]}"
-}
+# ensure_packages: scripts/lib/daemons.sh, over PACKAGES.
 
 ensure_local_target() {
   bash "$SCRIPT_DIR/local-target.sh" up >>"$LOG_DIR/local-target.log" 2>&1 ||
