@@ -9,7 +9,7 @@ import { APP_NAME, appLabels, deploymentManifest, ENV_SECRET, migrationJobName, 
 import { KubeRelease } from "../infra/kube/release";
 import { parseReleaseResult, type ReleaseResult } from "../infra/release-result";
 import { validateFor } from "../infra/validate-for";
-import { PROGRAM_VARIABLES, recordingOf } from "./environment";
+import { recordingOf } from "./environment";
 import { type KubeStackConfig } from "./kube-config";
 
 export interface KubeEnvironmentArgs {
@@ -24,11 +24,25 @@ export interface KubeEnvironmentArgs {
   appSecrets?: AppSecretsConfig;
 }
 
+/**
+ * Variables a pod gets from the program; an app secret may not shadow one. Unlike a host's
+ * (PROGRAM_VARIABLES), DATABASE_URL and REDIS_URL are not among them: on Kubernetes the
+ * accessories are external services, whose URLs the app gets as app secrets.
+ */
+export const KUBE_PROGRAM_VARIABLES = ["DEPLOY_ENV", "PORT", "LISTEN_ADDRESS"];
+
+/** The app secrets of a kubernetes stack, checked against its appEnvironment and the program's variables. */
+export function kubeAppSecrets(
+  cfg: Pick<KubeStackConfig, "appEnvironment">,
+  appSecrets: AppSecretsConfig | undefined,
+): Record<string, string> {
+  return parseAppSecrets(appSecrets, [...Object.keys(cfg.appEnvironment), ...KUBE_PROGRAM_VARIABLES]);
+}
+
 /** The app's environment: the stack's entries, DEPLOY_ENV, and the app secrets (all in one Secret). */
 function appEnvironment(args: KubeEnvironmentArgs): Record<string, string> {
   const { cfg } = args;
-  const secrets = parseAppSecrets(args.appSecrets, [...Object.keys(cfg.appEnvironment), ...PROGRAM_VARIABLES, "LISTEN_ADDRESS"]);
-  return { ...cfg.appEnvironment, DEPLOY_ENV: cfg.profile.env, ...secrets };
+  return { ...cfg.appEnvironment, DEPLOY_ENV: cfg.profile.env, ...kubeAppSecrets(cfg, args.appSecrets) };
 }
 
 /**

@@ -13,6 +13,7 @@ import { renderEnvFile } from "../infra/render";
 import { ConfigReader, StackConfig, loadAdminKey, loadPrivateKey, loadStackConfig, refusePlainSecrets } from "./config";
 import { PROGRAM_VARIABLES } from "./environment";
 import { type KubeStackConfig, loadKubeconfig, loadKubeStackConfig } from "./kube-config";
+import { kubeAppSecrets } from "./kubernetes";
 import { type KubeAccess } from "../infra/kube/access";
 
 export interface PreflightArgs {
@@ -110,7 +111,7 @@ export async function kubePreflight(
     const cfg = loadKubeStackConfig(args.stack, args.read);
     refusePlainSecrets(args.plainSecrets);
     const { kubeconfig, access } = loadKubeconfig(args.read, args.kubeconfig, args.kubeconfigIsSecret);
-    parseAppSecrets(args.appSecrets, [...Object.keys(cfg.appEnvironment), ...PROGRAM_VARIABLES, "LISTEN_ADDRESS"]);
+    kubeAppSecrets(cfg, args.appSecrets);
     return { cfg, kubeconfig, access, digest: await pinnedDigest(cfg, lookups) };
   } catch (err) {
     throw asRunError(err);

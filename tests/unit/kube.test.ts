@@ -157,6 +157,30 @@ describe("stack config, runtime kubernetes", () => {
   });
 });
 
+describe("app secrets on kubernetes", () => {
+  const preflightWith = (secrets: Record<string, string>) =>
+    kubePreflight({
+      stack: "local-k8s",
+      read: mapReader(LOCAL_K8S),
+      plainSecrets: [],
+      kubeconfig: kubeconfig(CERT_USER),
+      kubeconfigIsSecret: true,
+      appSecrets: { raw: JSON.stringify(secrets), storedAsSecret: true },
+    });
+
+  test("DATABASE_URL and REDIS_URL are the app's to set: the accessories are external services", async () => {
+    await expect(
+      preflightWith({ DATABASE_URL: "postgresql://u:p@db.example.com/dc", REDIS_URL: "redis://cache:6379/0" }),
+    ).resolves.toMatchObject({
+      digest: DIGEST_V1,
+    });
+  });
+
+  test.each(["PORT", "LISTEN_ADDRESS", "DEPLOY_ENV"])("%s is the program's: an app secret of that name is refused", async (key) => {
+    await expect(preflightWith({ [key]: "x" })).rejects.toThrow(key);
+  });
+});
+
 describe("the Deployment", () => {
   const cfg = loadKubeStackConfig("local-k8s", mapReader(LOCAL_K8S));
   const settings = {
