@@ -83,11 +83,19 @@ export function recordingOf(
   };
 }
 
+/** What an environment gives the stack's outputs, on either runtime (host here, kubernetes in ./kubernetes). */
+export interface EnvironmentOutputs {
+  readonly url: string;
+  readonly imageRef: pulumi.Output<string>;
+  readonly digest: pulumi.Output<string>;
+  readonly release: pulumi.Output<ReleaseResult>;
+}
+
 /**
  * One environment of DeepCalm: its GitHub environment, the image pinned by digest, the host, the
  * compose project and the release. The stack name says which environment this is.
  */
-export class DeepCalmEnvironment extends pulumi.ComponentResource {
+export class DeepCalmEnvironment extends pulumi.ComponentResource implements EnvironmentOutputs {
   public readonly url: string;
   public readonly imageRef: pulumi.Output<string>;
   public readonly digest: pulumi.Output<string>;

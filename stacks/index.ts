@@ -6,7 +6,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { appSecretsFromEngine } from "./app-secrets";
 import { pulumiReader } from "./config";
-import { DeepCalmEnvironment } from "./environment";
+import { DeepCalmEnvironment, type EnvironmentOutputs } from "./environment";
 import { runtimeOf } from "./kube-config";
 import { KubeEnvironment } from "./kubernetes";
 import { asRunError, kubePreflight, preflight } from "./preflight";
@@ -41,6 +41,11 @@ const checked = {
   appSecrets: appSecretsFromEngine(isConfigSecret),
 };
 
+/** The stack's outputs, the same on both runtimes. */
+function outputsOf(environment: EnvironmentOutputs) {
+  return { url: environment.url, image: environment.imageRef, digest: environment.digest, release: environment.release };
+}
+
 /** The stack's runtime; a bad value fails the program with its message alone. */
 function runtimeOrRefusal(): "host" | "kubernetes" {
   try {
@@ -69,7 +74,7 @@ export = async () => {
       deploymentLogDatabaseUrl: config.getSecret("deploymentLogDatabaseUrl"),
       telegramBotToken: config.getSecret("telegramBotToken"),
     });
-    return { url: environment.url, image: environment.imageRef, digest: environment.digest, release: environment.release };
+    return outputsOf(environment);
   }
   const { digest } = await preflight(checked);
   const environment = new DeepCalmEnvironment(checked.stack, {
@@ -78,5 +83,5 @@ export = async () => {
     deploymentLogDatabaseUrl: config.getSecret("deploymentLogDatabaseUrl"),
     telegramBotToken: config.getSecret("telegramBotToken"),
   });
-  return { url: environment.url, image: environment.imageRef, digest: environment.digest, release: environment.release };
+  return outputsOf(environment);
 };

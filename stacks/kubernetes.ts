@@ -9,7 +9,7 @@ import { APP_NAME, appLabels, deploymentManifest, ENV_SECRET, migrationJobName, 
 import { KubeRelease } from "../infra/kube/release";
 import { parseReleaseResult, type ReleaseResult } from "../infra/release-result";
 import { validateFor } from "../infra/validate-for";
-import { recordingOf } from "./environment";
+import { type EnvironmentOutputs, recordingOf } from "./environment";
 import { type KubeStackConfig } from "./kube-config";
 
 export interface KubeEnvironmentArgs {
@@ -50,7 +50,7 @@ function appEnvironment(args: KubeEnvironmentArgs): Record<string, string> {
  * gate, bake and recording as on a host, with Kubernetes doing the scheduling. The cluster's
  * objects are declared with @pulumi/kubernetes; the Deployment's rollout is the KubeRelease's.
  */
-export class KubeEnvironment extends pulumi.ComponentResource {
+export class KubeEnvironment extends pulumi.ComponentResource implements EnvironmentOutputs {
   public readonly url: string;
   public readonly imageRef: pulumi.Output<string>;
   public readonly digest: pulumi.Output<string>;

@@ -33,7 +33,7 @@ interface KubeReleaseOutputs extends KubeReleaseInputs {
 
 function request(inputs: KubeReleaseInputs, previous?: Record<string, unknown>): RolloutRequest {
   const { env, namespace, tag, digest, repository, manifest, bakeSeconds } = inputs;
-  return { action: "deploy", env, namespace, tag, digest, repository, manifest, bakeSeconds, ...(previous ? { previous } : {}) };
+  return { env, namespace, tag, digest, repository, manifest, bakeSeconds, ...(previous ? { previous } : {}) };
 }
 
 const provider: pulumi.dynamic.ResourceProvider = {

@@ -2,8 +2,8 @@
  * A release on Kubernetes, the way dc-release does one on a host: apply the new Deployment,
  * wait until every pod of it is Ready, has stayed Ready for the bake window (minReadySeconds,
  * while every old pod still serves) and every old pod is gone, and when any of that fails (the
- * deadline, or a new pod that crashed) put the previous Deployment back and wait until it serves again, then
- * fail with one line saying why. Kubernetes itself stops a rollout that never gets ready
+ * deadline, or a new pod that crashed) put the previous Deployment back, wait until it serves
+ * again, then fail with one line saying why. Kubernetes itself stops a rollout that never gets ready
  * (`ProgressDeadlineExceeded`) but leaves it in place; this undoes it, so the Deployment ends on
  * the template it had, and the release resource's state (./release.ts) keeps saying so.
  *
@@ -18,7 +18,6 @@ import { APP_NAME, DIGEST_ANNOTATION, ENV_ANNOTATION, TAG_ANNOTATION } from "./m
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- API objects are read field by field
 
 export interface RolloutRequest {
-  action: "deploy" | "remove";
   env: string;
   namespace: string;
   tag: string;
@@ -85,19 +84,30 @@ export async function replicaSets(request: KubeRequest, deployment: Obj): Promis
   );
 }
 
-const revision = (o: Obj): number => Number(o.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
+/** A ReplicaSet's place in its Deployment's history (the controller's revision annotation). */
+export const revision = (o: Obj): number => Number(o.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
 
 /** The ReplicaSet of the Deployment's current template (the newest revision). */
-export async function currentReplicaSet(request: KubeRequest, deployment: Obj): Promise<Obj | undefined> {
+async function currentReplicaSet(request: KubeRequest, deployment: Obj): Promise<Obj | undefined> {
   const sets = await replicaSets(request, deployment);
   return sets.sort((a, b) => revision(b) - revision(a))[0];
 }
 
-export async function podsOf(request: KubeRequest, deployment: Obj, templateHash?: string): Promise<Obj[]> {
+/** The live (not terminating) pods of one of the Deployment's templates. */
+async function podsOf(request: KubeRequest, deployment: Obj, templateHash: string): Promise<Obj[]> {
   const ns = deployment.metadata.namespace as string;
-  const extra: Record<string, string> = templateHash === undefined ? {} : { "pod-template-hash": templateHash };
-  const list = (await request("GET", `/api/v1/namespaces/${ns}/pods?labelSelector=${selector(deployment, extra)}`)) as Obj;
+  const list = (await request(
+    "GET",
+    `/api/v1/namespaces/${ns}/pods?labelSelector=${selector(deployment, { "pod-template-hash": templateHash })}`,
+  )) as Obj;
   return ((list.items ?? []) as Obj[]).filter((p) => p.metadata?.deletionTimestamp === undefined);
+}
+
+/** The pods of the Deployment's current template (its newest ReplicaSet), and that ReplicaSet. */
+async function currentPods(request: KubeRequest, deployment: Obj): Promise<{ rs: Obj | undefined; pods: Obj[] }> {
+  const rs = await currentReplicaSet(request, deployment);
+  const hash = rs?.metadata?.labels?.["pod-template-hash"] as string | undefined;
+  return { rs, pods: hash === undefined ? [] : await podsOf(request, deployment, hash) };
 }
 
 /** " (last exit code 137, Error)" of a container that ran before, else "". */
@@ -135,9 +145,7 @@ async function podProblem(request: KubeRequest, pod: Obj): Promise<string> {
 
 /** Why the current ReplicaSet's pods are not all Ready: the first pod's problem, and how many are. */
 async function rolloutProblem(request: KubeRequest, deployment: Obj): Promise<string> {
-  const rs = await currentReplicaSet(request, deployment);
-  const hash = rs?.metadata?.labels?.["pod-template-hash"] as string | undefined;
-  const pods = hash === undefined ? [] : await podsOf(request, deployment, hash);
+  const { rs, pods } = await currentPods(request, deployment);
   const unready = pods.filter((p) => !((p.status?.conditions ?? []) as Obj[]).some((c) => c.type === "Ready" && c.status === "True"));
   if (unready[0] !== undefined) return `${await podProblem(request, unready[0])} (${unready.length} of ${pods.length} new pods not ready)`;
   const failure = ((rs?.status?.conditions ?? []) as Obj[]).find((c) => c.type === "ReplicaFailure");
@@ -208,10 +216,7 @@ const restarts = (p: Obj) => ((p.status?.containerStatuses ?? []) as Obj[]).redu
  * ready is left to the deadline, which then names the failing probe.)
  */
 async function crashedPod(request: KubeRequest, deployment: Obj): Promise<string | undefined> {
-  const rs = await currentReplicaSet(request, deployment);
-  const hash = rs?.metadata?.labels?.["pod-template-hash"] as string | undefined;
-  if (hash === undefined) return undefined;
-  for (const pod of await podsOf(request, deployment, hash)) {
+  for (const pod of (await currentPods(request, deployment)).pods) {
     const last = ((pod.status?.containerStatuses ?? []) as Obj[])[0]?.lastState?.terminated;
     if (restarts(pod) > 0 && last !== undefined && Number(last.exitCode) !== 0) {
       return `pod ${pod.metadata.name} crashed${lastExit(pod)}`;
@@ -222,7 +227,8 @@ async function crashedPod(request: KubeRequest, deployment: Obj): Promise<string
 
 const templateAnnotations = (d: Obj | undefined): Record<string, string> => d?.spec?.template?.metadata?.annotations ?? {};
 
-function releaseOf(d: Obj | undefined): { tag: string; digest: string } | null {
+/** The release a Deployment or ReplicaSet runs, from its pod template's annotations; null when it has none. */
+export function releaseOf(d: Obj | undefined): { tag: string; digest: string } | null {
   const a = templateAnnotations(d);
   return a[TAG_ANNOTATION] && a[DIGEST_ANNOTATION] ? { tag: a[TAG_ANNOTATION], digest: a[DIGEST_ANNOTATION] } : null;
 }
@@ -241,8 +247,8 @@ async function goesBack(request: KubeRequest, live: Obj, manifest: Obj): Promise
 interface Times {
   startedAt: number;
   rolloutMs: number;
+  /** The bake window each new pod was watched for (minReadySeconds); 0 when there was none. */
   bakeMs: number;
-  watchedMs: number;
 }
 
 function result(
@@ -254,7 +260,7 @@ function result(
   const finished = Date.now();
   const startedAt = new Date(t.startedAt).toISOString();
   return {
-    action: req.action,
+    action: "deploy",
     env: req.env,
     tag: req.tag,
     digest: req.digest,
@@ -276,7 +282,7 @@ function result(
     bake: {
       seconds: req.bakeSeconds,
       verdict: bakeVerdict,
-      watchedMs: t.watchedMs,
+      watchedMs: t.bakeMs,
       requests: 0,
       errors: 0,
       beforeRequests: 0,
@@ -294,7 +300,7 @@ function result(
  */
 export async function rollout(request: KubeRequest, req: RolloutRequest): Promise<ReleaseResult> {
   const pollMs = req.pollMs ?? 500;
-  const t: Times = { startedAt: Date.now(), rolloutMs: 0, bakeMs: 0, watchedMs: 0 };
+  const t: Times = { startedAt: Date.now(), rolloutMs: 0, bakeMs: 0 };
   const before = await getDeployment(request, req.namespace);
   const previous = releaseOf(before);
   const wentBack = before === undefined ? false : await goesBack(request, before, req.manifest);
@@ -312,7 +318,7 @@ export async function rollout(request: KubeRequest, req: RolloutRequest): Promis
     : baked && /bake window/.test(reason ?? "")
       ? "failed"
       : null;
-  if (baked && waited.ok) t.bakeMs = t.watchedMs = Math.ceil(req.bakeSeconds) * 1000;
+  if (baked && waited.ok) t.bakeMs = Math.ceil(req.bakeSeconds) * 1000;
   // The API server's times are whole seconds (2026-12-02T13:23:40Z); the result line's have milliseconds.
   const stamp = applied.metadata.creationTimestamp as string | undefined;
   const created = stamp === undefined ? null : new Date(stamp).toISOString();

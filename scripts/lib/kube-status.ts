@@ -6,18 +6,14 @@
  * ReplicaSets a rollback returns to without a pull; the drift rules are the host's.
  */
 import { kubeClient, type KubeAccess } from "../../infra/kube/access";
-import { DIGEST_ANNOTATION, TAG_ANNOTATION } from "../../infra/kube/manifests";
-import { getDeployment, replicaSets } from "../../infra/kube/rollout";
+import { getDeployment, releaseOf, replicaSets, revision } from "../../infra/kube/rollout";
 import { type KubeStackConfig, loadKubeconfig, loadKubeStackConfig } from "../../stacks/kube-config";
-import { driftOf, type HostStatus, type StackExpectation, STATUS_EXIT } from "./status-report";
+import { driftOf, exitFor, type HostStatus, type StackExpectation } from "./status-report";
 
 type Obj = Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any -- API objects are read field by field
 
-const revision = (o: Obj): number => Number(o.metadata?.annotations?.["deployment.kubernetes.io/revision"] ?? 0);
-const release = (o: Obj) => {
-  const a = (o.spec?.template?.metadata?.annotations ?? {}) as Record<string, string>;
-  return { tag: a[TAG_ANNOTATION] ?? "?", digest: a[DIGEST_ANNOTATION] ?? "" };
-};
+/** The release a template runs; "?" for one this program did not annotate (applied by hand). */
+const release = (o: Obj) => releaseOf(o) ?? { tag: "?", digest: "" };
 
 /** The kubernetes stack's config and its cluster access, from `pulumi config --json --show-secrets`. */
 export function kubeStackFromConfig(
@@ -58,10 +54,7 @@ export async function clusterStatus(cfg: KubeStackConfig, access: KubeAccess, ex
   const podsReady = deployment !== undefined && st.updatedReplicas === want && st.readyReplicas === want && st.replicas === want && !stuck;
   const front = await probe(new URL(cfg.release.healthPath, cfg.publicUrl).toString());
   const healthy = podsReady && front.healthy;
-  const drift = driftOf(
-    { current: serving && { tag: serving.tag, digest: serving.digest, port: null, time: serving.since ?? "" }, direct: null } as never,
-    expected,
-  );
+  const drift = driftOf({ current: serving }, expected);
   const inSync = drift.length === 0;
   return {
     host: where,
@@ -70,17 +63,9 @@ export async function clusterStatus(cfg: KubeStackConfig, access: KubeAccess, ex
     servingPort: null,
     health: {
       healthy,
-      direct:
-        deployment === undefined
-          ? null
-          : {
-              port: 0,
-              answer: `${st.readyReplicas ?? 0}/${want} pods ready${stuck ? ", rollout stuck (ProgressDeadlineExceeded)" : ""}`,
-              healthy: podsReady,
-              running: (st.readyReplicas ?? 0) > 0,
-              digest: serving?.digest ?? null,
-            },
+      direct: null,
       front,
+      ...(deployment === undefined ? {} : { pods: { ready: st.readyReplicas ?? 0, want, stuck } }),
     },
     retained: sets.slice(0, -1).map((rs) => ({ ...release(rs), since: (rs.metadata?.creationTimestamp as string) ?? null })),
     warm: null,
@@ -90,7 +75,7 @@ export async function clusterStatus(cfg: KubeStackConfig, access: KubeAccess, ex
     expected,
     drift,
     inSync,
-    exitCode: !healthy ? STATUS_EXIT.unhealthy : !inSync ? STATUS_EXIT.drifted : STATUS_EXIT.ok,
+    exitCode: exitFor(healthy, inSync),
     hostMs: Date.now() - started,
   };
 }

@@ -57,6 +57,8 @@ export interface HostStatus {
     direct: { port: number; answer: string; healthy: boolean; running: boolean; digest: string | null } | null;
     /** One GET through nginx. */
     front: { url: string; httpStatus: number | null; upstream: string | null; healthy: boolean } | null;
+    /** On a cluster (scripts/lib/kube-status.ts), instead of the direct probe: the Deployment's pods. */
+    pods?: { ready: number; want: number; stuck: boolean };
   };
   retained: { tag: string; digest: string; since: string | null }[];
   warm: { tag: string | null; digest: string | null; port: number; since: string | null } | null;
@@ -111,8 +113,14 @@ export function lastAttemptFrom(raw: string | null | undefined): LastAttempt | n
   return { ok: line.ok, action: line.action, tag: line.tag, releaseId: line.releaseId, finishedAt, durationMs, reason: line.reason, raw };
 }
 
+/** What the drift rules read of a status: the current release, and what the direct probe saw run. */
+export interface Serving {
+  current: Pick<NonNullable<StatusReport["current"]>, "tag" | "digest"> | null;
+  direct?: Pick<NonNullable<StatusReport["direct"]>, "port" | "digest"> | null;
+}
+
 /** What differs between what the stack expects and what the host (or the cluster) serves. */
-export function driftOf(status: Pick<StatusReport, "current" | "direct">, expected: StackExpectation): Drift[] {
+export function driftOf(status: Serving, expected: StackExpectation): Drift[] {
   const drift: Drift[] = [];
   const cur = status.current;
   const deployed = expected.deployed;
@@ -150,6 +158,11 @@ export function driftOf(status: Pick<StatusReport, "current" | "direct">, expect
   return drift;
 }
 
+/** A host's (or a cluster's) exit code: unhealthy over drifted over ok. */
+export function exitFor(healthy: boolean, inSync: boolean): number {
+  return !healthy ? STATUS_EXIT.unhealthy : !inSync ? STATUS_EXIT.drifted : STATUS_EXIT.ok;
+}
+
 /** The report of one host from its status line and the stack's expectation. */
 export function hostStatus(host: string, status: StatusReport, expected: StackExpectation): HostStatus {
   const cur = status.current;
@@ -158,7 +171,7 @@ export function hostStatus(host: string, status: StatusReport, expected: StackEx
   const healthy = status.healthy && cur !== null && (front === null || front.healthy);
   const drift = driftOf(status, expected);
   const inSync = drift.length === 0;
-  const exitCode = !healthy ? STATUS_EXIT.unhealthy : !inSync ? STATUS_EXIT.drifted : STATUS_EXIT.ok;
+  const exitCode = exitFor(healthy, inSync);
   const warm = status.warm ?? null;
   const lock = status.lock ?? null;
   return {
@@ -197,12 +210,11 @@ export function overallExit(hosts: readonly Pick<HostStatus, "exitCode">[]): num
 }
 
 function healthWords(h: HostStatus["health"]): string {
-  // Port 0: a cluster's pods, not one container on the host (scripts/lib/kube-status.ts).
-  const direct = !h.direct
-    ? "direct: nothing serves"
-    : h.direct.port === 0
-      ? `pods: ${h.direct.answer}`
-      : `direct 127.0.0.1:${h.direct.port} ${h.direct.answer}${h.direct.running ? "" : " (container not running)"}`;
+  const direct = h.pods
+    ? `pods: ${h.pods.ready}/${h.pods.want} pods ready${h.pods.stuck ? ", rollout stuck (ProgressDeadlineExceeded)" : ""}`
+    : h.direct
+      ? `direct 127.0.0.1:${h.direct.port} ${h.direct.answer}${h.direct.running ? "" : " (container not running)"}`
+      : "direct: nothing serves";
   const front = h.front ? `front HTTP ${h.front.httpStatus ?? "none"} from ${h.front.upstream ?? "unknown upstream"}` : "front: not probed";
   return `${h.healthy ? "healthy" : "UNHEALTHY"}: ${direct}; ${front}`;
 }

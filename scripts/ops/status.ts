@@ -14,7 +14,7 @@
  * is on); then one SSH call.
  */
 import { enableCompileCache } from "node:module";
-import { pulumiAsync } from "../lib/pulumi";
+import { pulumiAsync, type PulumiRun } from "../lib/pulumi";
 import { type HostStatus, hostStatus, overallExit, renderTable, STATUS_EXIT } from "../lib/status-report";
 
 const USAGE = "usage: npm run status -- <stack> [--json]";
@@ -45,10 +45,13 @@ async function main(argv: string[]): Promise<number> {
   const { cfg, host } = lib.stackFromConfig(stack, config.stdout);
   const command = lib.statusArgv(cfg.profile.env, lib.statusSettings(cfg));
   const [seen, outputs] = await Promise.all([lib.withSshTarget(host, (target) => lib.readStatus(target, command)), outputsRun]);
-  // No outputs (never deployed) read as nothing deployed.
-  const outs = outputs.status === 0 && outputs.stdout.trim() !== "" ? (JSON.parse(outputs.stdout) as Record<string, unknown>) : {};
-  const hosts = [hostStatus(seen.where, seen.status, lib.expectationFrom(stack, cfg.image.tag.tag, outs))];
+  const hosts = [hostStatus(seen.where, seen.status, lib.expectationFrom(stack, cfg.image.tag.tag, stackOutputs(outputs)))];
   return report(stack, cfg.profile.env, json, started, hosts);
+}
+
+/** The stack's outputs; none (never deployed) read as nothing deployed. */
+function stackOutputs(outputs: PulumiRun): Record<string, unknown> {
+  return outputs.status === 0 && outputs.stdout.trim() !== "" ? (JSON.parse(outputs.stdout) as Record<string, unknown>) : {};
 }
 
 function report(stack: string, env: string, json: boolean, started: number, hosts: HostStatus[]): number {
@@ -70,13 +73,11 @@ async function kubernetesStatus(
   started: number,
   read: (key: string) => unknown,
   kubeconfig: { value?: unknown; secret?: boolean } | undefined,
-  outputsRun: ReturnType<typeof pulumiAsync>,
+  outputsRun: Promise<PulumiRun>,
 ): Promise<number> {
   const [kube, lib] = await Promise.all([import("../lib/kube-status"), import("../lib/status-stack")]);
   const { cfg, access } = kube.kubeStackFromConfig(stack, read, kubeconfig);
-  const outputs = await outputsRun;
-  const outs = outputs.status === 0 && outputs.stdout.trim() !== "" ? (JSON.parse(outputs.stdout) as Record<string, unknown>) : {};
-  const seen = await kube.clusterStatus(cfg, access, lib.expectationFrom(stack, cfg.image.tag.tag, outs));
+  const seen = await kube.clusterStatus(cfg, access, lib.expectationFrom(stack, cfg.image.tag.tag, stackOutputs(await outputsRun)));
   return report(stack, cfg.profile.env, json, started, [seen]);
 }
 
